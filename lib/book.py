@@ -1,0 +1,80 @@
+"""The book's plan: every chapter of both parts, and which ones are written.
+
+A chapter counts as available when ``_toc.yml`` lists its file; the opening
+chapter prints this plan at build time, so "coming" marks never go stale.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (part, [(file under chapters/ without suffix, title, what it covers)])
+PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [
+    ("Start here", [
+        ("how_to_use", "How to use this book", "what is inside, the three ways to read it, the two kinds of widget"),
+    ]),
+    ("Part I: the Fourier transform as a winding machine", [
+        ("euler_rotation", "Euler's formula as rotation",
+         "symmetries of the square, numbers as actions, i as a quarter turn, e^{iθ} on the unit circle"),
+        ("exponentials", "Exponentials turn sliding into stretching and turning",
+         "a^{x+y} = a^x a^y; real slides stretch, imaginary slides rotate"),
+        ("winding_machine", "The winding machine",
+         "two notes in one signal, winding at frequency f, the centre of mass, the almost-Fourier transform"),
+        ("fourier_formula", "From the machine to the formula",
+         "e^{-2πift}, the 1/(t₂-t₁) factor and why it goes, phase, signal length"),
+        ("fft", "From the integral to the FFT",
+         "sampling and the DFT, radix-2 and any-length FFTs, O(n log n) measured, the convolution theorem"),
+    ]),
+    ("Part II: compressing and accelerating neural networks", [
+        ("why_compress", "Why compress, and the map of methods",
+         "the workbench, the families of methods and which combine"),
+        ("magnitude_pruning", "Magnitude pruning", "train, prune, fine-tune, iterate; CSR storage; Deep Compression's first stage"),
+        ("pruning_granularity", "Granularity of pruning", "weights, vectors, kernels, filters and channels"),
+        ("pruning_criteria", "Choosing what to remove",
+         "magnitude, APoZ, Optimal Brain Damage, Network Slimming, Taylor importance, FPGM, group lasso"),
+        ("pruning_speed", "Pruning that is really faster", "masked vs removed vs sparse kernels, measured"),
+        ("linear_quantization", "Linear quantisation", "scale and zero point, per-tensor and per-channel, calibration"),
+        ("fake_quantization", "Fake quantisation and quantisation-aware training", "the straight-through estimator"),
+        ("quantization_speed", "When quantisation is faster", "int8 kernels vs float32 on this CPU, power-of-two grids"),
+        ("binary_networks", "Binary networks", "BinaryConnect, BNN, XNOR-Net, DoReFa-Net, XNOR and popcount"),
+        ("weight_sharing", "Weight sharing by clustering", "k-means, Hessian-weighted k-means, product and residual quantisation"),
+        ("huffman", "Huffman coding", "code lengths against entropy, coding indices"),
+        ("deep_compression", "Deep Compression end to end", "prune, share, Huffman-code: every bit counted"),
+        ("fast_convolution", "FFT and Winograd convolution", "the convolution theorem at work, minimal filtering"),
+        ("low_rank", "Low-rank and tensor decompositions", "SVD, CP, Tucker, tensor train"),
+        ("structured_matrices", "Structured layers", "circulant, Fastfood and ACDC layers"),
+        ("hashing", "Hashing and weight sharing", "HashedNets, cross-layer sharing"),
+        ("distillation", "Knowledge distillation", "soft targets and temperature"),
+        ("compact_convolutions", "Compact convolutions", "depthwise-separable and factorised convolutions"),
+        ("nas", "Neural architecture search", "searching for small, fast networks"),
+        ("combining", "Combining methods", "which methods stack, and a case study"),
+    ]),
+]
+
+
+def available() -> set[str]:
+    """Chapter files (``chapters/<name>``) listed in ``_toc.yml``."""
+    text = (ROOT / "_toc.yml").read_text()
+    return set(re.findall(r"chapters/([A-Za-z0-9_]+)", text))
+
+
+def toc_html() -> str:
+    """The plan as an HTML table: written chapters link to their page, the rest say "coming"."""
+    ready = available()
+    rows = []
+    for part, chapters in PLAN:
+        rows.append(f'<tr><th colspan="3" style="text-align:left;padding-top:0.8em">{html.escape(part)}</th></tr>')
+        for name, title, covers in chapters:
+            if name in ready:
+                status = "available"
+                title_html = f'<a href="{name}.html">{html.escape(title)}</a>'
+            else:
+                status = "<em>coming</em>"
+                title_html = html.escape(title)
+            rows.append(f"<tr><td>{title_html}</td><td>{html.escape(covers)}</td><td>{status}</td></tr>")
+    return ('<table class="fc-plan"><thead><tr><th>Chapter</th><th>What it covers</th><th>Status</th>'
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")

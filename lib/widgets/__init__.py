@@ -1,0 +1,11 @@
+"""The book's widgets: browser-computed views and precomputed sweeps.
+
+Both kinds draw in the browser from state embedded in the page, so their
+sliders respond in the static book, in a live notebook, and under test.
+"""
+
+from .base import BookWidget
+from .rotation import ComplexRotation
+from .sweep import Sweep, bars, curve, heatmap, readout, series
+
+__all__ = ["BookWidget", "ComplexRotation", "Sweep", "bars", "curve", "heatmap", "readout", "series"]

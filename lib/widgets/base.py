@@ -1,0 +1,61 @@
+"""The base of every widget: an ``anywidget`` whose front end draws by itself.
+
+A widget's ES module is ``js/common.js`` (shared helpers) followed by the
+widget's own file, and its CSS is the theme variables from :mod:`lib.theme`
+followed by ``js/widgets.css``. Because the module draws without Python, the
+same widget works in the static book (state embedded in the page), in a live
+notebook, and in tests driven by a real browser.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import anywidget
+
+from ..theme import widget_css
+
+JS = Path(__file__).parent / "js"
+
+
+@cache
+def esm(name: str) -> str:
+    """``common.js`` + ``name``: one self-contained ES module."""
+    return (JS / "common.js").read_text() + "\n" + (JS / name).read_text()
+
+
+@cache
+def css() -> str:
+    return widget_css() + (JS / "widgets.css").read_text()
+
+
+class BookWidget(anywidget.AnyWidget):
+    """Base class: the book's CSS; subclasses set ``_esm = esm("their.js")``."""
+
+    _css = css()
+
+
+def to_json(value: Any) -> Any:
+    """Convert results to JSON-able values; NaN and infinities become ``None`` (shown as a dash).
+
+    NumPy arrays and scalars and torch tensors are converted to lists and floats,
+    so a sweep function can return them directly.
+    """
+    if hasattr(value, "detach"):  # torch tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    raise ValueError(f"widget values must be numbers, strings, lists or dicts, got {type(value).__name__}")

@@ -1,0 +1,244 @@
+// Sweep: results precomputed by Python over a parameter grid, shown instantly.
+// With a live kernel, parameters that have a `live` range move freely and
+// off-grid values are computed by Python on request.
+
+function render({ model, el }) {
+  const params = model.get("params");
+  const results = model.get("results");
+  const panels = model.get("panels");
+  const root = FC.h("div", { class: "fc-widget", "data-kind": "sweep", "data-widget": "Sweep" });
+  el.append(root);
+  const th = FC.theme(root);
+
+  const idx = model.get("index").slice();               // nearest grid index of each parameter
+  const values = params.map((p, k) => p.values[idx[k]]); // current values (off-grid only when live)
+  const strides = params.map((_, k) => params.slice(k + 1).reduce((s, q) => s * q.values.length, 1));
+  const flat = (ix) => ix.reduce((s, i, k) => s + i * strides[k], 0);
+  const liveResults = new Map();
+  const pending = new Map();
+  let live = false, nextId = 1;
+
+  const note = FC.h("div", { class: "fc-note", "aria-live": "polite" });
+  const panelBox = FC.h("div", { class: "fc-panels" });
+  const controls = FC.h("div", { class: "fc-controls" });
+  if (model.get("title")) root.append(FC.h("div", { class: "fc-title" }, model.get("title")));
+  root.append(panelBox, controls, note);
+
+  // ---- controls: one slider per parameter, over grid indices until a kernel is live
+  const fmtParam = (p, v) => (typeof v === "number" ? FC.fmt(v, p.fmt) : String(v));
+  const sliders = params.map((p, k) => {
+    const s = FC.slider({
+      label: p.label, min: 0, max: p.values.length - 1, step: 1, value: idx[k],
+      format: (v) => (live && p.live ? fmtParam(p, v) : fmtParam(p, p.values[v])),
+      oninput: (v) => {
+        if (live && p.live) {
+          values[k] = v;
+          idx[k] = nearest(p.values, v);
+        } else {
+          idx[k] = v;
+          values[k] = p.values[v];
+        }
+        update();
+      },
+    });
+    if (p.values.length < 2) s.input.disabled = true;
+    controls.append(s.row);
+    return s;
+  });
+
+  function nearest(grid, v) {
+    let best = 0;
+    grid.forEach((g, i) => { if (Math.abs(g - v) < Math.abs(grid[best] - v)) best = i; });
+    return best;
+  }
+
+  const onGrid = () => params.every((p, k) => p.values[idx[k]] === values[k]);
+  const key = () => JSON.stringify(values);
+
+  function current() {
+    if (onGrid()) return results[flat(idx)];
+    return liveResults.get(key());
+  }
+
+  // ---- panels
+  const views = panels.map((spec) => {
+    if (spec.type === "readout") {
+      const box = FC.h("div", { class: "fc-readout" });
+      panelBox.append(box);
+      return { spec, box };
+    }
+    const wide = spec.type === "heatmap" ? 300 : 360;
+    const c = FC.canvas(wide, 260, `${spec.title || spec.type} plot`);
+    panelBox.append(c.canvas);
+    return { spec, c };
+  });
+
+  function draw(r) {
+    for (const v of views) {
+      const s = v.spec;
+      if (s.type === "readout") drawReadout(v.box, s, r);
+      else if (s.type === "curve") drawCurve(v.c, s, r);
+      else if (s.type === "series") drawSeries(v.c, s, r);
+      else if (s.type === "heatmap") drawHeatmap(v.c, s, r);
+      else if (s.type === "bars") drawBars(v.c, s, r);
+    }
+    const drawn = {};
+    for (const v of views) {
+      for (const k of v.spec.keys || (v.spec.items || []).map((i) => i.key).concat(v.spec.key ? [v.spec.key] : [])) {
+        const x = r[k];
+        drawn[k] = Array.isArray(x) ? x.length : x;
+      }
+    }
+    FC.frame(root, { values: values.slice(), onGrid: onGrid(), live, result: drawn });
+  }
+
+  function drawReadout(box, s, r) {
+    box.replaceChildren(...s.items.map((it) =>
+      FC.h("div", { class: "fc-item" }, FC.h("span", {}, it.label), FC.h("span", {}, FC.fmt(r[it.key], it.fmt)))));
+  }
+
+  function limits(arrays, fixed) {
+    if (fixed) return fixed;
+    let lo = Infinity, hi = -Infinity;
+    for (const a of arrays) for (const v of a) if (v !== null && Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    if (!Number.isFinite(lo)) return [0, 1];
+    if (lo === hi) { lo -= 0.5; hi += 0.5; }
+    const pad = 0.05 * (hi - lo);
+    return [lo - pad, hi + pad];
+  }
+
+  function drawCurve(c, s, r) {
+    const k = params.findIndex((p) => p.name === s.param);
+    const p = params[k];
+    const xs = p.values;
+    const ys = s.keys.map((key) => xs.map((_, i) => { const ix = idx.slice(); ix[k] = i; return results[flat(ix)][key]; }));
+    const x = values[k];
+    const xlim = [Math.min(xs[0], x), Math.max(xs[xs.length - 1], x)];
+    const { ctx } = c;
+    ctx.clearRect(0, 0, c.width, c.height);
+    const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
+      xlim, ylim: limits(ys.concat(s.keys.map((key) => [r[key]])), s.ylim), xlabel: p.label, ylabel: s.ylabel,
+      xlog: s.xlog, title: s.title,
+    });
+    ys.forEach((y, j) => {
+      const col = th.cycle[j % th.cycle.length];
+      FC.polyline(ctx, xs, y, map, col, 2);
+      xs.forEach((xv, i) => { if (y[i] !== null) FC.dot(ctx, map.x(xv), map.y(y[i]), 2.5, col); });
+      if (r[s.keys[j]] !== null && r[s.keys[j]] !== undefined) FC.dot(ctx, map.x(x), map.y(r[s.keys[j]]), 6, col, th.paper);
+    });
+    FC.legend(ctx, th, map.L + 6, map.T + 8, s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })));
+  }
+
+  function drawSeries(c, s, r) {
+    const xs = r[s.x] || [];
+    const ys = s.keys.map((key) => r[key] || []);
+    const { ctx } = c;
+    ctx.clearRect(0, 0, c.width, c.height);
+    const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
+      xlim: limits([xs], null).map((v, i) => (xs.length ? (i ? Math.max(...xs) : Math.min(...xs)) : v)),
+      ylim: limits(ys, s.ylim), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
+    });
+    ys.forEach((y, j) => FC.polyline(ctx, xs, y, map, th.cycle[j % th.cycle.length], 2));
+    FC.legend(ctx, th, map.L + 6, map.T + 8, s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })));
+  }
+
+  function drawHeatmap(c, s, r) {
+    const m = r[s.key] || [[]];
+    const rows = m.length, cols = m[0].length;
+    const { ctx } = c;
+    ctx.clearRect(0, 0, c.width, c.height);
+    const top = s.title ? 24 : 8, left = 34, size = Math.min(c.width - left - 8, c.height - top - 30);
+    const cell = size / Math.max(rows, cols);
+    let hi = 0;
+    for (const row of m) for (const v of row) if (Number.isFinite(v)) hi = Math.max(hi, Math.abs(v));
+    ctx.font = `10px ${th.font}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+      const v = m[i][j];
+      const a = hi > 0 && Number.isFinite(v) ? Math.abs(v) / hi : 0;
+      ctx.fillStyle = th.blue;
+      ctx.globalAlpha = 0.06 + 0.94 * a;
+      ctx.fillRect(left + j * cell, top + i * cell, cell - 1, cell - 1);
+      ctx.globalAlpha = 1;
+      if (cell >= 18 && v !== 0) {
+        ctx.fillStyle = a > 0.55 ? th.paper : th.ink;
+        ctx.fillText(FC.fmt(v, Number.isInteger(v) ? ".0d" : ".2f"), left + (j + 0.5) * cell, top + (i + 0.5) * cell);
+      }
+    }
+    ctx.fillStyle = th.ink;
+    ctx.font = `12px ${th.font}`;
+    ctx.fillText(s.xlabel, left + size / 2, top + size + 16);
+    if (s.title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(s.title, left + size / 2, 10); }
+    ctx.save(); ctx.translate(12, top + size / 2); ctx.rotate(-Math.PI / 2);
+    ctx.font = `12px ${th.font}`; ctx.fillText(s.ylabel, 0, 0); ctx.restore();
+  }
+
+  function drawBars(c, s, r) {
+    const ys = r[s.key] || [];
+    const xs = s.x ? r[s.x] || [] : ys.map((_, i) => i);
+    const { ctx } = c;
+    ctx.clearRect(0, 0, c.width, c.height);
+    const lo = Math.min(...xs), hi = Math.max(...xs);
+    const w = xs.length > 1 ? (hi - lo) / (xs.length - 1) : 1;
+    const marks = s.marks.map((m) => r[m]).filter((v) => Number.isFinite(v));
+    const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
+      xlim: [Math.min(lo - w / 2, ...marks), Math.max(hi + w / 2, ...marks)],
+      ylim: limits([ys, [0]], null), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
+    });
+    ctx.fillStyle = th.blue;
+    xs.forEach((x, i) => {
+      if (!Number.isFinite(ys[i])) return;
+      const x0 = map.x(x - w / 2), x1 = map.x(x + w / 2);
+      ctx.fillRect(x0, Math.min(map.y(0), map.y(ys[i])), Math.max(1, x1 - x0 - 1), Math.abs(map.y(ys[i]) - map.y(0)));
+    });
+    ctx.strokeStyle = th.red; ctx.lineWidth = 2;
+    for (const m of marks) { ctx.beginPath(); ctx.moveTo(map.x(m), map.T); ctx.lineTo(map.x(m), map.B); ctx.stroke(); }
+  }
+
+  // ---- update, and the live-kernel round trip
+  function update() {
+    sliders.forEach((s) => s.refresh());
+    const r = current();
+    if (r) {
+      note.textContent = onGrid() ? "" : "computed live by the kernel";
+      draw(r);
+      return;
+    }
+    const k = key();
+    if (!pending.has(k)) {
+      const id = nextId++;
+      pending.set(k, id);
+      const point = Object.fromEntries(params.map((p, i) => [p.name, values[i]]));
+      note.textContent = "computing this point in the kernel…";
+      model.send({ type: "compute", id, values: point });
+    }
+  }
+
+  model.on("msg:custom", (msg) => {
+    if (msg.type === "live" && !live) {
+      live = true;
+      params.forEach((p, k) => {
+        if (!p.live) return;
+        const [lo, hi, step] = p.live;
+        Object.assign(sliders[k].input, { min: lo, max: hi, step });
+        sliders[k].set(values[k]);
+      });
+      note.textContent = "live kernel: sliders also move between grid points";
+      update();
+    } else if (msg.type === "result" || msg.type === "error") {
+      for (const [k, id] of pending) {
+        if (id !== msg.id) continue;
+        pending.delete(k);
+        if (msg.type === "result") liveResults.set(k, msg.result);
+        else note.textContent = msg.message;
+      }
+      if (msg.type === "result") update();
+    }
+  });
+  // Ask for a kernel; in the static page nobody answers and the grid is all there is.
+  try { model.send({ type: "hello" }); } catch (e) { /* static page */ }
+  update();
+}
+
+export default { render };

@@ -1,0 +1,125 @@
+"""Headless Chromium (Debian's, driven by playwright) for the browser tests and the benchmark.
+
+Never ``playwright install``: the browser is ``/usr/bin/chromium`` from apt.
+Every request is logged; any request to a host other than the local server
+(or a ``file://`` URL) is aborted and recorded, so a test can assert that
+none happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--allow-file-access-from-files"]
+
+
+@contextlib.contextmanager
+def serve(directory: Path = HTML) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 at a free port; yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@dataclass
+class PageLog:
+    requests: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    bytes: int = 0
+
+
+def is_local(url: str, base: str) -> bool:
+    u = urlparse(url)
+    if u.scheme in ("file", "data", "blob", "about"):
+        return True
+    b = urlparse(base)
+    return u.scheme in ("http", "https") and u.netloc == b.netloc and b.netloc != ""
+
+
+@contextlib.contextmanager
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(b, url: str, base: str, viewport=(1280, 900)):
+    """Open ``url`` in a fresh context; return (page, log). Non-local requests are blocked."""
+    ctx = b.new_context(viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block")
+    page = ctx.new_page()
+    log = PageLog()
+
+    def route(r):
+        url_ = r.request.url
+        log.requests.append(url_)
+        if is_local(url_, base):
+            r.continue_()
+        else:
+            log.external.append(url_)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+    page.on("requestfailed", lambda r: log.failed.append(f"{r.url} ({r.failure})"))
+
+    def on_response(resp):
+        with contextlib.suppress(Exception):
+            log.bytes += len(resp.body())
+
+    page.on("response", on_response)
+    page.goto(url, wait_until="load")
+    return page, log
+
+
+def wait_for_widgets(page, expected: int, timeout_ms: int = 20000) -> None:
+    """Wait until ``expected`` widgets have drawn their first frame."""
+    page.wait_for_function(
+        "n => document.querySelectorAll('.fc-widget[data-frame]').length >= n", arg=expected, timeout=timeout_ms)
+
+
+def pages(directory: Path = HTML) -> list[Path]:
+    """Every content page of the built book (not search, index or generated pages)."""
+    out = []
+    for p in sorted(directory.rglob("*.html")):
+        rel = p.relative_to(directory)
+        if rel.parts[0].startswith("_") or rel.name in ("search.html", "genindex.html", "index.html"):
+            continue
+        out.append(p)
+    return out
+
+
+def expected_widgets(path: Path) -> int:
+    """How many widget views the page embeds (one view script per widget)."""
+    return path.read_text().count('application/vnd.jupyter.widget-view+json')
