@@ -13,19 +13,18 @@ import math
 from collections.abc import Callable
 
 
-def _report(name: str, failures: list[str]) -> bool:
+def _report(name: str, failures: list[str]) -> None:
     if failures:
         print(f"✗ {name}: not yet.\n  " + "\n  ".join(failures[:3]))
-        return False
-    print(f"✓ {name}: correct.")
-    return True
+    else:
+        print(f"✓ {name}: correct.")
 
 
-def check_rotate(rotate: Callable[[complex, float], complex] | None) -> bool:
+def check_rotate(rotate: Callable[[complex, float], complex] | None) -> None:
     """Check ``rotate(z, theta)``, which should turn ``z`` by ``theta`` radians counter-clockwise."""
     if rotate is None:
         print("Not attempted yet: define rotate(z, theta) and run this cell again.")
-        return False
+        return
     cases = [(1 + 0j, math.pi / 2), (2 + 1j, math.pi), (-1 + 3j, 0.3), (0.5 - 2j, -1.2), (3 + 0j, 2 * math.pi)]
     failures = []
     for z, theta in cases:
@@ -38,4 +37,4 @@ def check_rotate(rotate: Callable[[complex, float], complex] | None) -> bool:
         if abs(got - want) > 1e-9 * max(1.0, abs(want)):
             hint = " (hint: did you turn the wrong way?)" if abs(got - z * cmath.exp(-1j * theta)) < 1e-9 else ""
             failures.append(f"rotate({z}, {theta:.3f}) gave {got:.4f}, expected {want:.4f}{hint}")
-    return _report("rotate", failures)
+    _report("rotate", failures)

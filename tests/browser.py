@@ -109,17 +109,41 @@ def wait_for_widgets(page, expected: int, timeout_ms: int = 20000) -> None:
         "n => document.querySelectorAll('.fc-widget[data-frame]').length >= n", arg=expected, timeout=timeout_ms)
 
 
-def pages(directory: Path = HTML) -> list[Path]:
-    """Every content page of the built book (not search, index or generated pages)."""
-    out = []
-    for p in sorted(directory.rglob("*.html")):
-        rel = p.relative_to(directory)
-        if rel.parts[0].startswith("_") or rel.name in ("search.html", "genindex.html", "index.html"):
-            continue
-        out.append(p)
-    return out
-
-
 def expected_widgets(path: Path) -> int:
     """How many widget views the page embeds (one view script per widget)."""
-    return path.read_text().count('application/vnd.jupyter.widget-view+json')
+    return path.read_text().count('<script type="application/vnd.jupyter.widget-view+json">')
+
+
+SNAPSHOT_JS = """root => ({
+  frame: Number(root.dataset.frame || 0),
+  state: root.dataset.state || '',
+  pixels: Array.from(root.querySelectorAll('canvas')).map(c => c.toDataURL()).join('|'),
+})"""
+
+
+def snapshot(slider_handle) -> dict:
+    """What the widget around ``slider_handle`` has drawn: frame count, drawn values, canvas pixels."""
+    return slider_handle.evaluate(f"el => ({SNAPSHOT_JS})(el.closest('.fc-widget'))")
+
+
+def wait_for_frame(page, slider_handle, after: int, timeout_ms: int = 10000) -> None:
+    page.wait_for_function("([el, n]) => Number(el.closest('.fc-widget').dataset.frame) > n",
+                           arg=[slider_handle, after], timeout=timeout_ms)
+
+
+def sliders(page) -> list:
+    return page.query_selector_all(".fc-widget input[type=range]")
+
+
+def move_with_keyboard(page, slider_handle) -> None:
+    """Focus the slider and press End (or Home if it is already at its maximum)."""
+    at_max = slider_handle.evaluate("el => Number(el.value) >= Number(el.max)")
+    slider_handle.focus()
+    page.keyboard.press("Home" if at_max else "End")
+
+
+def move_with_mouse(page, slider_handle, fraction: float) -> None:
+    """Click the slider track at ``fraction`` of its width."""
+    slider_handle.scroll_into_view_if_needed()
+    box = slider_handle.bounding_box()
+    page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)

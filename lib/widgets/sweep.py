@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import traitlets as t
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars (stderr): a widget bar would be left as a dead widget in the page
 
 from .._checks import check_real
 from .base import BookWidget, esm, to_json

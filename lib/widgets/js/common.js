@@ -116,8 +116,12 @@ const FC = (() => {
   }
 
   // Axes in a box; returns {x(v), y(v)} mapping data to canvas coordinates.
-  function axes(ctx, th, box, { xlim, ylim, xlabel = "", ylabel = "", xlog = false, title = "", xticks = null }) {
-    const L = box.x + 46, R = box.x + box.w - 10, T = box.y + (title ? 24 : 10), B = box.y + box.h - 34;
+  // `legend` ([{label, color}]) is drawn in its own row above the plot area;
+  // `xtickLabels` (same length as `xticks`) replaces the numbers under the ticks.
+  function axes(ctx, th, box, { xlim, ylim, xlabel = "", ylabel = "", xlog = false, title = "", xticks = null,
+                                xtickLabels = null, legend: items = null }) {
+    const L = box.x + 46, R = box.x + box.w - 10, B = box.y + box.h - 34;
+    const T = box.y + (title ? 24 : 10) + (items ? 16 : 0);
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
     const sx = (v) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (R - L);
@@ -135,10 +139,10 @@ const FC = (() => {
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const t of xticks || niceTicks(xlim[0], xlim[1], 5, xlog)) {
+    (xticks || niceTicks(xlim[0], xlim[1], 5, xlog)).forEach((t, i) => {
       ctx.beginPath(); ctx.moveTo(sx(t), T); ctx.lineTo(sx(t), B); ctx.stroke();
-      ctx.fillText(tickLabel(t), sx(t), B + 4);
-    }
+      ctx.fillText(xtickLabels ? xtickLabels[i] : tickLabel(t), sx(t), B + 4);
+    });
     ctx.strokeStyle = th.muted;
     ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, B); ctx.lineTo(R, B); ctx.stroke();
     ctx.fillStyle = th.ink;
@@ -151,6 +155,7 @@ const FC = (() => {
     ctx.textBaseline = "middle";
     ctx.fillText(ylabel, 0, 0);
     ctx.restore();
+    if (items) legend(ctx, th, L + 4, T - 10, items);
     return { x: sx, y: sy, L, R, T, B };
   }
 
@@ -167,6 +172,18 @@ const FC = (() => {
       if (started) ctx.lineTo(px, py); else { ctx.moveTo(px, py); started = true; }
     }
     ctx.stroke();
+    ctx.restore();
+  }
+
+  // Draw "e" with a raised exponent (canvas text has no superscript).
+  function power(ctx, th, base, exponent, x, y, size = 13) {
+    ctx.save();
+    ctx.textBaseline = "alphabetic";
+    ctx.font = `bold ${size}px ${th.font}`;
+    ctx.fillText(base, x, y);
+    const w = ctx.measureText(base).width;
+    ctx.font = `bold ${Math.round(size * 0.72)}px ${th.font}`;
+    ctx.fillText(exponent, x + w + 1, y - size * 0.45);
     ctx.restore();
   }
 
@@ -199,5 +216,5 @@ const FC = (() => {
     try { model.save_changes(); } catch (e) { /* static page: nothing to sync */ }
   }
 
-  return { theme, h, canvas, slider, frame, fmt, niceTicks, axes, polyline, dot, legend, save };
+  return { theme, h, canvas, slider, frame, fmt, niceTicks, axes, polyline, power, dot, legend, save };
 })();

@@ -6,7 +6,7 @@ function render({ model, el }) {
   el.append(root);
   const th = FC.theme(root);
   const plane = FC.canvas(300, 300, "The complex plane: the point e^{iθ} on the unit circle, with its real part cos θ and imaginary part sin θ");
-  const waves = FC.canvas(380, 300, "cos θ and sin θ plotted against θ");
+  const waves = FC.canvas(340, 300, "cos θ and sin θ plotted against θ");
   plane.canvas.tabIndex = 0;
   const readout = FC.h("div", { class: "fc-readout" });
   let theta = model.get("theta");
@@ -17,7 +17,7 @@ function render({ model, el }) {
     oninput: (v) => set(v),
   });
   root.append(
-    FC.h("div", { class: "fc-title" }, "Multiplying by e^{iθ} turns the plane by θ"),
+    FC.h("div", { class: "fc-title" }, "Multiplying by e", FC.h("sup", {}, "iθ"), " turns the plane by θ"),
     FC.h("div", { class: "fc-row" }, plane.canvas, waves.canvas),
     FC.h("div", { class: "fc-controls" }, slider.row),
     readout,
@@ -71,14 +71,15 @@ function render({ model, el }) {
     ctx.beginPath(); ctx.moveTo(C, C); ctx.lineTo(px, py); ctx.stroke();
     FC.dot(ctx, px, py, 7, th.blue, th.paper);
     ctx.fillStyle = th.blue; ctx.font = `bold 13px ${th.font}`;
-    ctx.fillText("e^{iθ}", px + (re >= 0 ? 10 : -46), py + (im >= 0 ? -10 : 18));
+    FC.power(ctx, th, "e", "iθ", px + (re >= 0 ? 10 : -34), py + (im >= 0 ? -8 : 20));
 
     // --- the waves
     const w = waves.ctx;
-    w.clearRect(0, 0, 380, 300);
-    const map = FC.axes(w, th, { x: 0, y: 0, w: 380, h: 300 }, {
+    w.clearRect(0, 0, 340, 300);
+    const map = FC.axes(w, th, { x: 0, y: 0, w: 340, h: 300 }, {
       xlim: [0, TAU], ylim: [-1.2, 1.2], xlabel: "θ (radians)", ylabel: "value",
-      xticks: [0, Math.PI / 2, Math.PI, 3 * Math.PI / 2, TAU],
+      xticks: [0, Math.PI / 2, Math.PI, 3 * Math.PI / 2, TAU], xtickLabels: ["0", "π/2", "π", "3π/2", "2π"],
+      legend: [{ label: "cos θ (real part)", color: th.orange }, { label: "sin θ (imaginary part)", color: th.green }],
     });
     const xs = Array.from({ length: 200 }, (_, i) => (i / 199) * TAU);
     FC.polyline(w, xs, xs.map(Math.cos), map, th.orange, 2);
@@ -87,19 +88,18 @@ function render({ model, el }) {
     w.beginPath(); w.moveTo(map.x(theta), map.T); w.lineTo(map.x(theta), map.B); w.stroke(); w.setLineDash([]);
     FC.dot(w, map.x(theta), map.y(re), 5, th.orange, th.paper);
     FC.dot(w, map.x(theta), map.y(im), 5, th.green, th.paper);
-    FC.legend(w, th, map.L + 8, map.T + 8, [{ label: "cos θ (real part)", color: th.orange }, { label: "sin θ (imaginary part)", color: th.green }]);
 
     const sign = im < 0 ? "−" : "+";
     readout.replaceChildren(
       item("θ", `${theta.toFixed(3)} rad`),
-      item("e^{iθ} = cos θ + i sin θ", `${re.toFixed(3)} ${sign} ${Math.abs(im).toFixed(3)} i`),
-      item("|e^{iθ}|", Math.hypot(re, im).toFixed(3)),
+      item(["e", FC.h("sup", {}, "iθ"), " = cos θ + i sin θ"], `${re.toFixed(3)} ${sign} ${Math.abs(im).toFixed(3)} i`),
+      item(["|e", FC.h("sup", {}, "iθ"), "|"], Math.hypot(re, im).toFixed(3)),
     );
     FC.frame(root, { theta, re, im });
   }
 
   function item(label, value) {
-    return FC.h("div", { class: "fc-item" }, FC.h("span", {}, label), FC.h("span", {}, value));
+    return FC.h("div", { class: "fc-item" }, FC.h("span", {}, ...[].concat(label)), FC.h("span", {}, value));
   }
 
   // Mouse and touch: drag the point round the circle.

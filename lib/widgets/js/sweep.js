@@ -67,8 +67,7 @@ function render({ model, el }) {
       panelBox.append(box);
       return { spec, box };
     }
-    const wide = spec.type === "heatmap" ? 300 : 360;
-    const c = FC.canvas(wide, 260, `${spec.title || spec.type} plot`);
+    const c = FC.canvas(spec.type === "heatmap" ? 290 : 320, 250, `${spec.title || spec.type} plot`);
     panelBox.append(c.canvas);
     return { spec, c };
   });
@@ -118,7 +117,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim, ylim: limits(ys.concat(s.keys.map((key) => [r[key]])), s.ylim), xlabel: p.label, ylabel: s.ylabel,
-      xlog: s.xlog, title: s.title,
+      xlog: s.xlog, title: s.title, legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
     });
     ys.forEach((y, j) => {
       const col = th.cycle[j % th.cycle.length];
@@ -126,7 +125,6 @@ function render({ model, el }) {
       xs.forEach((xv, i) => { if (y[i] !== null) FC.dot(ctx, map.x(xv), map.y(y[i]), 2.5, col); });
       if (r[s.keys[j]] !== null && r[s.keys[j]] !== undefined) FC.dot(ctx, map.x(x), map.y(r[s.keys[j]]), 6, col, th.paper);
     });
-    FC.legend(ctx, th, map.L + 6, map.T + 8, s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })));
   }
 
   function drawSeries(c, s, r) {
@@ -137,9 +135,9 @@ function render({ model, el }) {
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim: limits([xs], null).map((v, i) => (xs.length ? (i ? Math.max(...xs) : Math.min(...xs)) : v)),
       ylim: limits(ys, s.ylim), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
+      legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
     });
     ys.forEach((y, j) => FC.polyline(ctx, xs, y, map, th.cycle[j % th.cycle.length], 2));
-    FC.legend(ctx, th, map.L + 6, map.T + 8, s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })));
   }
 
   function drawHeatmap(c, s, r) {
@@ -147,7 +145,7 @@ function render({ model, el }) {
     const rows = m.length, cols = m[0].length;
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
-    const top = s.title ? 24 : 8, left = 34, size = Math.min(c.width - left - 8, c.height - top - 30);
+    const top = s.title ? 24 : 8, left = 44, size = Math.min(c.width - left - 8, c.height - top - 44);
     const cell = size / Math.max(rows, cols);
     let hi = 0;
     for (const row of m) for (const v of row) if (Number.isFinite(v)) hi = Math.max(hi, Math.abs(v));
@@ -166,11 +164,16 @@ function render({ model, el }) {
         ctx.fillText(FC.fmt(v, Number.isInteger(v) ? ".0d" : ".2f"), left + (j + 0.5) * cell, top + (i + 0.5) * cell);
       }
     }
+    ctx.fillStyle = th.muted;
+    if (cell >= 10) {
+      for (let j = 0; j < cols; j++) ctx.fillText(String(j), left + (j + 0.5) * cell, top + size + 8);
+      for (let i = 0; i < rows; i++) ctx.fillText(String(i), left - 8, top + (i + 0.5) * cell);
+    }
     ctx.fillStyle = th.ink;
     ctx.font = `12px ${th.font}`;
-    ctx.fillText(s.xlabel, left + size / 2, top + size + 16);
+    ctx.fillText(s.xlabel, left + size / 2, top + size + 26);
     if (s.title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(s.title, left + size / 2, 10); }
-    ctx.save(); ctx.translate(12, top + size / 2); ctx.rotate(-Math.PI / 2);
+    ctx.save(); ctx.translate(14, top + size / 2); ctx.rotate(-Math.PI / 2);
     ctx.font = `12px ${th.font}`; ctx.fillText(s.ylabel, 0, 0); ctx.restore();
   }
 

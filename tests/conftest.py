@@ -1,0 +1,24 @@
+"""Shared fixtures: the built book (built once per session, warnings as errors)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the book exactly as ``make book`` does and return ``_build/html``.
+
+    The build runs with ``-W --keep-going``: any Sphinx warning fails it, and
+    so does any notebook cell that raises (``allow_errors: false``).
+    """
+    import build
+
+    build.build()
+    return ROOT / "_build" / "html"
