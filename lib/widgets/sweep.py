@@ -178,10 +178,10 @@ class Sweep(BookWidget):
         for spec in self.params:
             v = values.get(spec["name"], spec["values"][spec["start"]])
             if spec["live"] is not None:
-                lo, hi, _ = spec["live"]
+                lo, hi, step = spec["live"]
                 v = min(hi, max(lo, float(v)))
-                if all(isinstance(g, int) for g in spec["values"]):
-                    v = int(round(v))
+                if float(step).is_integer() and all(isinstance(g, int) for g in spec["values"]):
+                    v = int(round(v))  # an integer parameter (a count) stays an integer
             elif v not in spec["values"]:
                 raise ValueError(f"{spec['name']} must be one of {spec['values']!r}, got {v!r}")
             point[spec["name"]] = v
