@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup book test serve bench clean lock
+.PHONY: setup book test serve bench clean lock strip
 
 setup:
 	@scripts/setup.sh
@@ -20,11 +20,15 @@ serve: book
 	@echo "Serving the book at http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
 	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-bench: book
+bench: setup
 	@$(PY) scripts/bench.py
 
 clean:
 	rm -rf _build
+
+# Notebooks are committed without outputs: run this before committing.
+strip: setup
+	@$(PY) scripts/strip_outputs.py
 
 # Re-pin requirements.txt from requirements.in (needs the network to PyPI).
 lock:

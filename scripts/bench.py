@@ -1,0 +1,148 @@
+"""Benchmarks for the book (``make bench``): prints a table and writes ``_build/bench.json``.
+
+Figures, all measured on the machine that runs this script:
+
+- clean build: ``rm -rf _build`` then the full build (every notebook executed);
+- no-change rebuild: the same build again (target < 60 s);
+- per-notebook execution time in a fresh kernel;
+- per-page weight: bytes of the HTML plus every file the page loads in Chromium;
+- slider-to-frame: for every slider of every widget, the time from dispatching
+  an ``input`` event to the end of the widget's redraw (the ``fc:frame`` event),
+  median and 95th percentile over many moves, each move in its own animation
+  frame as in a real drag (targets: p95 < 16 ms browser-computed, < 50 ms
+  precomputed). The wait for the display's next refresh (up to 16.7 ms at
+  60 Hz, set by the screen, not the widget) is reported separately.
+
+Speed targets are reported, never asserted: tests stay deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import build  # noqa: E402
+
+from lib import book  # noqa: E402
+from tests import browser as B  # noqa: E402
+
+MOVES = int(os.environ.get("FC_BENCH_MOVES", "120"))
+
+# Runs in the page: move one slider MOVES times, one move per animation frame.
+SLIDER_JS = """async ([el, moves]) => {
+  const root = el.closest('.fc-widget');
+  const lo = Number(el.min), hi = Number(el.max), step = Number(el.step) || 1;
+  const n = Math.max(1, Math.round((hi - lo) / step));
+  const draw = [], frame = [];
+  let drawnAt = 0;
+  root.addEventListener('fc:frame', e => { drawnAt = e.detail.t; });
+  for (let i = 0; i < moves; i++) {
+    await new Promise(r => requestAnimationFrame(r));
+    const k = i % (2 * n), pos = k <= n ? k : 2 * n - k;   // sweep back and forth
+    el.value = String(lo + ((pos * 7919) % (n + 1)) * step);
+    const t0 = performance.now();
+    drawnAt = 0;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+    if (!drawnAt) continue;                                  // value did not change: no frame
+    draw.push(drawnAt - t0);
+    await new Promise(r => requestAnimationFrame(r));
+    frame.push(performance.now() - t0);
+  }
+  return { draw, frame };
+}"""
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def bench_builds() -> dict:
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)
+    clean = build.build(["-q"])
+    again = build.build(["-q"])
+    return {"clean_build_s": round(clean, 2), "no_change_rebuild_s": round(again, 2)}
+
+
+def bench_notebooks() -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    out = {}
+    for path in sorted((ROOT / "chapters").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        t0 = time.perf_counter()
+        NotebookClient(nb, timeout=1800, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        out[path.stem] = round(time.perf_counter() - t0, 2)
+    return out
+
+
+def bench_pages() -> tuple[dict, list]:
+    weights, sliders = {}, []
+    with B.serve() as base, B.browser() as b:
+        for name in sorted(book.available()):
+            rel = f"chapters/{name}.html"
+            page, log = B.open_page(b, base + rel, base)
+            n = B.expected_widgets(B.HTML / rel)
+            if n:
+                B.wait_for_widgets(page, n)
+            page.wait_for_timeout(500)
+            weights[rel] = {"bytes": log.bytes, "requests": len(log.requests)}
+            for i, s in enumerate(B.sliders(page)):
+                if s.evaluate("el => el.disabled"):
+                    continue
+                kind, widget = s.evaluate(
+                    "el => [el.closest('.fc-widget').dataset.kind, el.closest('.fc-widget').dataset.widget]")
+                label = s.evaluate("el => el.getAttribute('aria-label')")
+                r = page.evaluate(SLIDER_JS, [s, MOVES])
+                sliders.append({
+                    "page": rel, "widget": widget, "kind": kind, "slider": label, "moves": len(r["draw"]),
+                    "draw_median_ms": round(statistics.median(r["draw"]), 3),
+                    "draw_p95_ms": round(pct(r["draw"], 0.95), 3),
+                    "next_frame_median_ms": round(statistics.median(r["frame"]), 2),
+                    "target_p95_ms": 16 if kind == "browser" else 50,
+                })
+            page.context.close()
+    return weights, sliders
+
+
+def main() -> None:
+    results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
+                           "platform": platform.platform()}}
+    print("bench: clean build and no-change rebuild ...", flush=True)
+    results["build"] = bench_builds()
+    print("bench: notebooks in fresh kernels ...", flush=True)
+    results["notebooks_s"] = bench_notebooks()
+    print("bench: pages and sliders in Chromium ...", flush=True)
+    results["pages"], results["sliders"] = bench_pages()
+    (ROOT / "_build").mkdir(exist_ok=True)
+    (ROOT / "_build" / "bench.json").write_text(json.dumps(results, indent=2))
+
+    b = results["build"]
+    print(f"\nclean build            {b['clean_build_s']:8.1f} s")
+    print(f"no-change rebuild      {b['no_change_rebuild_s']:8.1f} s   (target < 60 s)")
+    for name, s in results["notebooks_s"].items():
+        print(f"notebook {name:<22}{s:6.1f} s")
+    for rel, w in results["pages"].items():
+        print(f"page {rel:<34}{w['bytes'] / 1e6:6.2f} MB in {w['requests']} requests")
+    print(f"\n{'widget':<16}{'slider':<20}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
+    for s in results["sliders"]:
+        ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
+        print(f"{s['widget']:<16}{s['slider']:<20}{s['draw_median_ms']:>9.2f} ms{s['draw_p95_ms']:>7.2f} ms"
+              f"{s['target_p95_ms']:>5} ms{s['next_frame_median_ms']:>9.1f} ms  {ok}")
+    print("\nwritten to _build/bench.json")
+
+
+if __name__ == "__main__":
+    main()
