@@ -16,15 +16,23 @@ from typing import Any
 
 import anywidget
 
-from ..theme import widget_css
+import json
+
+from ..theme import CYCLE, FONT, PALETTE, css_font_family, widget_css
 
 JS = Path(__file__).parent / "js"
 
 
 @cache
 def esm(name: str) -> str:
-    """``common.js`` + ``name``: one self-contained ES module."""
-    return (JS / "common.js").read_text() + "\n" + (JS / name).read_text()
+    """The palette (from :mod:`lib.theme`) + ``common.js`` + ``name``: one self-contained ES module.
+
+    The palette is baked in so the first frame has the book's colours even
+    before the page has applied the widget's CSS.
+    """
+    palette = dict(PALETTE, cycle=[PALETTE[c] for c in CYCLE], font=css_font_family(), size=FONT["size"])
+    return (f"const FC_PALETTE = {json.dumps(palette)};\n" + (JS / "common.js").read_text()
+            + "\n" + (JS / name).read_text())
 
 
 @cache

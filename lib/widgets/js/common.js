@@ -6,16 +6,16 @@
 const FC = (() => {
   const DPR = () => Math.max(1, Math.min(2, window.devicePixelRatio || 1));
 
+  // Colours and font: the CSS variables when the page has applied them, else
+  // the same palette baked into the module by lib/widgets/base.py.
   function theme(el) {
     const cs = getComputedStyle(el);
-    const v = (n) => cs.getPropertyValue("--fc-" + n).trim();
-    return {
-      ink: v("ink"), muted: v("muted"), grid: v("grid"), paper: v("paper"), panel: v("panel"),
-      blue: v("blue"), orange: v("orange"), green: v("green"), red: v("red"),
-      purple: v("purple"), teal: v("teal"),
-      cycle: [0, 1, 2, 3, 4, 5].map((i) => v("c" + i)),
-      font: v("font") || "sans-serif",
-    };
+    const v = (n) => cs.getPropertyValue("--fc-" + n).trim() || FC_PALETTE[n];
+    const names = ["ink", "muted", "grid", "paper", "panel", "blue", "orange", "green", "red", "purple", "teal"];
+    const th = Object.fromEntries(names.map((n) => [n, v(n)]));
+    th.cycle = FC_PALETTE.cycle.map((c, i) => cs.getPropertyValue("--fc-c" + i).trim() || c);
+    th.font = cs.getPropertyValue("--fc-font").trim() || FC_PALETTE.font;
+    return th;
   }
 
   function h(tag, attrs = {}, ...children) {
@@ -26,7 +26,7 @@ const FC = (() => {
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), val);
       else node.setAttribute(k, val);
     }
-    for (const c of children) node.append(c);
+    for (const c of children.flat()) node.append(c);
     return node;
   }
 
@@ -85,6 +85,18 @@ const FC = (() => {
       case "%": return (100 * value).toFixed(digits) + " %";
     }
     return String(value);
+  }
+
+  // "a + b i" with a true minus sign and no "-0".
+  function complex(re, im, digits = 3) {
+    const z = (x) => (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x);
+    const a = z(re), b = z(im);
+    return `${a.toFixed(digits).replace("-", "−")} ${b < 0 ? "−" : "+"} ${Math.abs(b).toFixed(digits)} i`;
+  }
+
+  function degrees(rad, digits = 1) {
+    const d = (rad * 180) / Math.PI;
+    return `${(Math.abs(d) < 0.5 * 10 ** -digits ? 0 : d).toFixed(digits).replace("-", "−")}°`;
   }
 
   function niceTicks(lo, hi, count = 5, log = false) {
@@ -216,5 +228,5 @@ const FC = (() => {
     try { model.save_changes(); } catch (e) { /* static page: nothing to sync */ }
   }
 
-  return { theme, h, canvas, slider, frame, fmt, niceTicks, axes, polyline, power, dot, legend, save };
+  return { theme, h, canvas, slider, frame, fmt, complex, degrees, niceTicks, axes, polyline, power, dot, legend, save };
 })();

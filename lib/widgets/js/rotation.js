@@ -89,10 +89,9 @@ function render({ model, el }) {
     FC.dot(w, map.x(theta), map.y(re), 5, th.orange, th.paper);
     FC.dot(w, map.x(theta), map.y(im), 5, th.green, th.paper);
 
-    const sign = im < 0 ? "−" : "+";
     readout.replaceChildren(
       item("θ", `${theta.toFixed(3)} rad`),
-      item(["e", FC.h("sup", {}, "iθ"), " = cos θ + i sin θ"], `${re.toFixed(3)} ${sign} ${Math.abs(im).toFixed(3)} i`),
+      item(["e", FC.h("sup", {}, "iθ"), " = cos θ + i sin θ"], FC.complex(re, im, 3)),
       item(["|e", FC.h("sup", {}, "iθ"), "|"], Math.hypot(re, im).toFixed(3)),
     );
     FC.frame(root, { theta, re, im });

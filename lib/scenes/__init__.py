@@ -1,0 +1,87 @@
+"""Animations for the book, made with manim and cached by source hash.
+
+:func:`render` renders a scene class once per version of its source (and of
+the ``lib`` modules it draws), keeps the MP4 in the user cache
+(``lib.config.cache_dir("videos")``), copies it to ``_videos/`` in the
+repository (so a notebook opened in Jupyter finds it at ``../_videos/``), and
+returns an object that shows as an HTML ``<video>``. The book's Sphinx
+extension :mod:`lib.sphinx_videos` copies every video a page refers to into
+``_build/html/_videos/``, so the published page plays it offline.
+
+Scenes use ``Text`` labels only: no LaTeX is needed to build the book.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import inspect
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..config import cache_dir
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+REPO_VIDEOS = ROOT / "_videos"
+
+#: Render settings: small enough to keep a clean build quick, sharp enough to read.
+QUALITY = {"pixel_height": 480, "pixel_width": 854, "frame_rate": 15}
+
+
+class Video:
+    """An MP4 shown as an HTML5 video (relative link ``../_videos/<name>``)."""
+
+    def __init__(self, path: Path, caption: str = ""):
+        self.path = Path(path)
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        cap = f'<figcaption class="fc-caption">{html.escape(self.caption)}</figcaption>' if self.caption else ""
+        return (f'<figure class="fc-video"><video src="../_videos/{self.path.name}" controls loop muted playsinline '
+                f'preload="metadata" style="width:100%;max-width:720px;border-radius:8px"></video>{cap}</figure>')
+
+    def __repr__(self) -> str:
+        return f"Video({self.path.name!r})"
+
+
+def source_key(scene_cls: type) -> str:
+    """Hash of the scene's module, the lib modules scenes draw with, the settings and manim's version."""
+    import manim
+
+    from .. import fourier, theme
+
+    h = hashlib.sha256()
+    for obj in (inspect.getmodule(scene_cls), fourier, theme):
+        h.update(inspect.getsource(obj).encode())
+    h.update(scene_cls.__qualname__.encode())
+    h.update(repr(sorted(QUALITY.items())).encode())
+    h.update(manim.__version__.encode())
+    return h.hexdigest()[:16]
+
+
+def render(scene_cls: type, caption: str = "") -> Video:
+    """Render ``scene_cls`` (a ``manim.Scene`` subclass) unless its cached video is current."""
+    name = f"{scene_cls.__name__}-{source_key(scene_cls)}.mp4"
+    cached = cache_dir("videos") / name
+    if not cached.exists():
+        import manim
+
+        with tempfile.TemporaryDirectory() as tmp, manim.tempconfig({
+            **QUALITY, "media_dir": tmp, "disable_caching": True, "progress_bar": "none",
+            "verbosity": "ERROR", "background_color": _paper(), "output_file": scene_cls.__name__,
+        }):
+            scene = scene_cls()
+            scene.render()
+            shutil.copyfile(scene.renderer.file_writer.movie_file_path, cached.with_suffix(".tmp"))
+        cached.with_suffix(".tmp").replace(cached)
+    REPO_VIDEOS.mkdir(exist_ok=True)
+    if not (REPO_VIDEOS / name).exists():
+        shutil.copyfile(cached, REPO_VIDEOS / name)
+    return Video(REPO_VIDEOS / name, caption)
+
+
+def _paper() -> str:
+    from ..theme import PALETTE
+
+    return PALETTE["paper"]
