@@ -38,3 +38,89 @@ def check_rotate(rotate: Callable[[complex, float], complex] | None) -> None:
             hint = " (hint: did you turn the wrong way?)" if abs(got - z * cmath.exp(-1j * theta)) < 1e-9 else ""
             failures.append(f"rotate({z}, {theta:.3f}) gave {got:.4f}, expected {want:.4f}{hint}")
     _report("rotate", failures)
+
+
+def _compare(name: str, fn, cases, reference, tol: float, show=repr) -> None:
+    """Run ``fn(*case)`` for each case and compare with ``reference(*case)`` within ``tol``."""
+    import numpy as np
+
+    if fn is None:
+        print(f"Not attempted yet: define {name} and run this cell again.")
+        return
+    failures = []
+    for case in cases:
+        want = np.asarray(reference(*case))
+        try:
+            got = np.asarray(fn(*case), dtype=want.dtype if np.iscomplexobj(want) else None)
+        except Exception as err:  # the reader's code may raise anything
+            failures.append(f"{name}{tuple(show(c) for c in case)} raised {type(err).__name__}: {err}")
+            continue
+        if got.shape != want.shape:
+            failures.append(f"{name}{tuple(show(c) for c in case)} has shape {got.shape}, expected {want.shape}")
+        elif not np.all(np.abs(got - want) <= tol * np.maximum(1.0, np.abs(want))):
+            failures.append(f"{name}{tuple(show(c) for c in case)} gave {np.round(got, 4)}, expected {np.round(want, 4)}")
+    _report(name, failures)
+
+
+def _short(x) -> str:
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        return f"<array of {len(x)}>"
+    return f"{x:.3g}" if isinstance(x, (float, complex)) else repr(x)
+
+
+def check_exp_series(exp_series) -> None:
+    """``exp_series(z, terms)`` = the sum of the first ``terms`` terms of Σ z^k / k!."""
+    def ref(z, terms):
+        total, term = 0j, 1 + 0j
+        for k in range(terms):
+            total += term
+            term *= z / (k + 1)
+        return total
+
+    cases = [(1j * 0.5, 1), (1j * 1.0, 3), (1j * math.pi, 12), (2 + 1j, 8), (-1.0 + 0j, 20), (1j * math.pi, 40)]
+    _compare("exp_series", exp_series, cases, ref, 1e-9, _short)
+
+
+def check_exp_polar(exp_polar) -> None:
+    """``exp_polar(x, y)`` = e^{x+iy}, built as a stretch e^x and a turn by y."""
+    cases = [(0.0, 0.0), (1.0, 0.0), (0.0, math.pi / 2), (0.5, 2.0), (-1.2, -0.7), (0.0, math.pi)]
+    _compare("exp_polar", exp_polar, cases, lambda x, y: cmath.exp(complex(x, y)), 1e-9, _short)
+
+
+def _signals():
+    import numpy as np
+
+    from . import fourier
+
+    t = np.linspace(0, 2, 4001)
+    return [(fourier.tone(t, 3.0) + 1, t, 3.0), (fourier.tone(t, 3.0) + 1, t, 2.2),
+            (fourier.chord(t, [2.0, 3.0], [1.0, 0.5], [0.3, -1.0]), t, 2.0), (np.exp(-t), t, 0.7)]
+
+
+def check_center_of_mass(center_of_mass) -> None:
+    """``center_of_mass(signal, t, f)``: the average position of the wound samples."""
+    from . import fourier
+
+    _compare("center_of_mass", center_of_mass, _signals(), fourier.center_of_mass, 2e-3, _short)
+
+
+def check_phase(phase) -> None:
+    """``phase(signal, t, f)`` = the angle (radians) of the centre of mass at winding frequency f."""
+    import numpy as np
+
+    from . import fourier
+
+    t = np.linspace(0, 2, 4001)
+    cases = [(fourier.tone(t, 2.0, 1.0, p), t, 2.0) for p in (0.0, 0.6, -1.2, 2.5)]
+    _compare("phase", phase, cases, lambda g, t_, f: np.angle(fourier.center_of_mass(g, t_, f)), 1e-3, _short)
+
+
+def check_dft(dft) -> None:
+    """``dft(x)`` = the discrete Fourier transform of the list or array ``x``."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    cases = [(np.array([1.0, 0, 0, 0]),), (np.array([0.0, 1, 0, 0]),), (rng.normal(size=7),), (rng.normal(size=16),)]
+    _compare("dft", dft, cases, np.fft.fft, 1e-9, _short)

@@ -165,3 +165,38 @@ def test_check_rotate(capsys):
     exercises.check_rotate(lambda z, t: 1 / 0)
     assert "ZeroDivisionError" in capsys.readouterr().out
     assert math.isclose(abs(cmath.exp(1j * 0.3)), 1.0)
+
+
+def test_exercise_checks_accept_right_answers_and_reject_wrong_ones(capsys):
+    import cmath
+
+    import numpy as np
+
+    from lib import fourier
+
+    def series(z, terms):
+        return sum(z ** k / math.factorial(k) for k in range(terms))
+
+    right = {
+        exercises.check_exp_series: series,
+        exercises.check_exp_polar: lambda x, y: math.exp(x) * complex(math.cos(y), math.sin(y)),
+        exercises.check_center_of_mass: lambda g, t, f: np.mean(g * np.exp(-2j * np.pi * f * t)),
+        exercises.check_phase: lambda g, t, f: np.angle(fourier.center_of_mass(g, t, f)),
+        exercises.check_dft: lambda x: fourier.dft(x),
+    }
+    wrong = {
+        exercises.check_exp_series: lambda z, terms: series(z, terms + 1),
+        exercises.check_exp_polar: lambda x, y: math.exp(x) * complex(math.cos(y), -math.sin(y)),
+        exercises.check_center_of_mass: lambda g, t, f: np.mean(g * np.exp(2j * np.pi * f * t)),
+        exercises.check_phase: lambda g, t, f: -np.angle(fourier.center_of_mass(g, t, f)),
+        exercises.check_dft: lambda x: np.conj(fourier.dft(x)),
+    }
+    for check, fn in right.items():
+        check(fn)
+        assert "✓" in capsys.readouterr().out, check.__name__
+    for check, fn in wrong.items():
+        check(fn)
+        assert "✗" in capsys.readouterr().out, check.__name__
+        check(None)
+        assert "Not attempted" in capsys.readouterr().out
+    assert cmath.isclose(series(1j * math.pi, 40), -1, abs_tol=1e-12)

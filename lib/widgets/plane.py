@@ -83,3 +83,27 @@ class DFTExplorer(BookWidget):
     def __init__(self, n: int = 32, freq: float = 5.0, freq2: float = 12.0, amp2: float = 0.0, **kwargs):
         super().__init__(n=check_int("n", n, 4, 128), freq=check_real("freq", freq, 0, 20),
                          freq2=check_real("freq2", freq2, 0, 20), amp2=check_real("amp2", amp2, 0, 1), **kwargs)
+
+
+#: Note frequencies in Hz (equal temperament, A4 = 440 Hz).
+NOTES = {"A4": 440.0, "D4": 293.66, "C#5": 554.37, "E5": 659.26}
+
+
+class Listen(BookWidget):
+    """Buttons that play notes and chords (Web Audio, in the page), with their waveform drawn."""
+
+    _esm = esm("listen.js")
+    presets = t.List().tag(sync=True)
+    title = t.Unicode("Listen").tag(sync=True)
+    window_ms = t.Int(20).tag(sync=True)
+
+    def __init__(self, presets=None, title: str = "Listen: the notes this chapter winds", window_ms: int = 20, **kwargs):
+        presets = presets or [("A (440 Hz)", [NOTES["A4"]]), ("D (294 Hz)", [NOTES["D4"]]),
+                              ("A and D together", [NOTES["A4"], NOTES["D4"]]),
+                              ("A major chord (A, C♯, E)", [NOTES["A4"], NOTES["C#5"], NOTES["E5"]])]
+        clean = []
+        for i, (name, freqs) in enumerate(presets):
+            if not freqs:
+                raise ValueError(f"presets[{i}] must list at least one frequency")
+            clean.append({"label": str(name), "freqs": [check_real(f"presets[{i}] frequency", f, 20, 20000) for f in freqs]})
+        super().__init__(presets=clean, title=title, window_ms=check_int("window_ms", window_ms, 5, 60), **kwargs)

@@ -15,7 +15,7 @@ function render({ model, el }) {
   const pic = FC.canvas(640, 260, "A square with numbered corners and a circle, after the moves made so far");
   const buttons = FC.h("div", { class: "fc-buttons" });
   const readout = FC.h("div", { class: "fc-readout" });
-  const slider = FC.slider({ label: "turn both shapes by", min: 0, max: 360, step: 1, value: 0,
+  const slider = FC.slider({ label: "turn both shapes by", min: 0, max: 359, step: 1, value: 0,
     format: (v) => `${v.toFixed(0)}°`, oninput: (v) => { angle = (v * Math.PI) / 180; draw(); } });
   root.append(FC.h("div", { class: "fc-title" }, "Symmetries: moves that leave the shape looking the same"),
               pic.canvas, buttons, FC.h("div", { class: "fc-controls" }, slider.row), readout);
