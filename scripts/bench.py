@@ -117,6 +117,34 @@ def bench_pages() -> tuple[dict, list]:
     return weights, sliders
 
 
+def bench_fft() -> dict:
+    """Own FFT against numpy.fft (ratio reported, not asserted) and the O(n^2) DFT crossover."""
+    import numpy as np
+
+    from lib import config, fourier
+    from lib.measure import time_call
+
+    config.set_threads(1)
+    rows = []
+    for p in range(10, 21):
+        x = np.random.default_rng(p).normal(size=2 ** p)
+        own = time_call(fourier.fft, x, repeat=5, min_time=0.05)["median"]
+        ref = time_call(np.fft.fft, x, repeat=5, min_time=0.05)["median"]
+        rows.append({"n": 2 ** p, "own_ms": round(own * 1e3, 4), "numpy_ms": round(ref * 1e3, 4),
+                     "ratio": round(own / ref, 2)})
+    crossover = None
+    for p in range(2, 11):
+        x = np.random.default_rng(p).normal(size=2 ** p)
+        if time_call(fourier.fft, x, repeat=5, min_time=0.02)["median"] < time_call(fourier.dft, x, repeat=5, min_time=0.02)["median"]:
+            crossover = 2 ** p
+            break
+    prime = 4099
+    x = np.random.default_rng(1).normal(size=prime)
+    blue = time_call(fourier.fft, x, repeat=5, min_time=0.05)["median"]
+    return {"fft_vs_numpy": rows, "dft_crossover_n": crossover,
+            "bluestein_n4099_ms": round(blue * 1e3, 3)}
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -124,6 +152,8 @@ def main() -> None:
     results["build"] = bench_builds()
     print("bench: notebooks in fresh kernels ...", flush=True)
     results["notebooks_s"] = bench_notebooks()
+    print("bench: FFT against numpy.fft ...", flush=True)
+    results["fft"] = bench_fft()
     print("bench: pages and sliders in Chromium ...", flush=True)
     results["pages"], results["sliders"] = bench_pages()
     (ROOT / "_build").mkdir(exist_ok=True)
@@ -136,10 +166,16 @@ def main() -> None:
         print(f"notebook {name:<22}{s:6.1f} s")
     for rel, w in results["pages"].items():
         print(f"page {rel:<34}{w['bytes'] / 1e6:6.2f} MB in {w['requests']} requests")
-    print(f"\n{'widget':<16}{'slider':<20}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
+    fft = results["fft"]
+    print(f"\n{'n':>9}{'own fft':>12}{'numpy.fft':>12}{'ratio':>8}")
+    for r in fft["fft_vs_numpy"]:
+        print(f"{r['n']:>9}{r['own_ms']:>9.3f} ms{r['numpy_ms']:>9.3f} ms{r['ratio']:>7.1f}x")
+    print(f"own FFT beats the O(n^2) DFT from n = {fft['dft_crossover_n']}; "
+          f"Bluestein FFT at prime n = 4099: {fft['bluestein_n4099_ms']} ms")
+    print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
-        print(f"{s['widget']:<16}{s['slider']:<20}{s['draw_median_ms']:>9.2f} ms{s['draw_p95_ms']:>7.2f} ms"
+        print(f"{s['widget']:<18}{s['slider'][:29]:<30}{s['draw_median_ms']:>9.2f} ms{s['draw_p95_ms']:>7.2f} ms"
               f"{s['target_p95_ms']:>5} ms{s['next_frame_median_ms']:>9.1f} ms  {ok}")
     print("\nwritten to _build/bench.json")
 

@@ -2,7 +2,7 @@
 
 Jupyter Book executes each notebook and caches the result in
 ``_build/.jupyter_cache`` (``execute_notebooks: cache``), keyed by the
-notebook's code cells. That key cannot see ``lib/``, ``_static/``, the pinned packages or
+notebook's code cells. That key cannot see ``lib/``, ``_book_static/``, the pinned packages or
 the vendored JS, so this script hashes them too: when any of them changed since the
 last build, the execution cache is dropped (every notebook re-runs) and Sphinx
 rebuilds every page (``--all``), which also re-copies the static files. With
@@ -27,7 +27,7 @@ STAMP = BUILD / ".inputs-hash"
 def inputs_hash() -> str:
     h = hashlib.sha256()
     files = sorted(
-        [p for d in ("lib", "_static") for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        [p for d in ("lib", "_book_static") for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
         + [ROOT / "requirements.txt", ROOT / "package-lock.json", ROOT / "_vendor" / ".installed"]
     )
     for p in files:
