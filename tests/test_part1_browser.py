@@ -148,3 +148,44 @@ def test_draw_your_own_signal(chromium, built_book):
         assert log.page_errors == []
     finally:
         page.context.close()
+
+
+def python_values(kind: str, s: dict) -> list[tuple[object, object]]:
+    """(browser value, Python value) pairs for one drawn state of a browser-computed widget."""
+    import cmath
+    import math
+
+    if kind == "TaylorSeries":
+        z, total, term = 1j * s["theta"], 0j, 1 + 0j
+        for k in range(s["terms"]):
+            total, term = total + term, term * z / (k + 1)
+        return [(complex(*s["sum"]), total), (s["error"], abs(total - cmath.exp(1j * s["theta"])))]
+    if kind == "ExpMap":
+        return [(complex(*s["exp"]), np.exp(complex(s["x"], s["y"])))]
+    if kind == "PlaneActions" and "phi" in s:
+        z = s["r"] * cmath.exp(1j * math.radians(s["phi"]))
+        return [(complex(*s["z"]), z), (complex(*s["one"]), z * 1 + complex(s["a"], s["b"]))]
+    if kind == "PlaneActions":
+        return [(s["one"], s["mul"] * 1 + s["add"]), (s["zero"], s["add"])]
+    if kind == "ComplexRotation":
+        return [(complex(s["re"], s["im"]), cmath.exp(1j * s["theta"]))]
+    return []
+
+
+@pytest.mark.parametrize("name", [n for n in ("euler_rotation", "exponentials") if n in PART1])
+def test_plane_widgets_agree_with_python(chromium, built_book, name):
+    page, _ = open_built(chromium, f"chapters/{name}.html", "http")
+    try:
+        B.wait_for_widgets(page, B.expected_widgets(built_book / f"chapters/{name}.html"))
+        compared = 0
+        for root in page.query_selector_all(".fc-widget[data-kind=browser]"):
+            kind = root.get_attribute("data-widget")
+            for slider in root.query_selector_all("input[type=range]"):
+                lo, hi = slider.evaluate("el => [Number(el.min), Number(el.max)]")
+                set_slider(page, slider, lo + 0.63 * (hi - lo))
+                for got, want in python_values(kind, json.loads(root.get_attribute("data-state"))):
+                    assert got == pytest.approx(want, abs=1e-9), (kind, got, want)
+                    compared += 1
+        assert compared >= 6
+    finally:
+        page.context.close()
