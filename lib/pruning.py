@@ -144,3 +144,61 @@ def remove_reparametrization(net: nn.Module) -> nn.Module:
             if isinstance(hook, prune.BasePruningMethod):
                 prune.remove(module, hook._tensor_name)
     return net
+
+
+def iterative_magnitude_prune(net: nn.Module, data, keep: dict[str, float], steps: int, finetune,
+                              final_epochs: int = 0, progress: bool = True) -> list[dict]:
+    r"""Han et al.'s train-prune-retrain loop: prune each layer by magnitude towards its
+    ``keep`` fraction in ``steps`` geometric steps, fine-tuning after each.
+
+    At step :math:`s` layer :math:`l` keeps :math:`k_l^{s/S}` of its weights, so each step
+    removes the same fraction of what is left. Masks stay fixed while fine-tuning.
+
+    Parameters
+    ----------
+    net : nn.Module
+        A trained model, pruned in place.
+    data : lib.data.Split
+        Training and test data.
+    keep : dict of str to float in (0, 1]
+        Module name (as in ``net.named_modules()``) to the fraction of its weights kept at the end.
+    steps : int
+        Prune-and-fine-tune rounds.
+    finetune : lib.train.TrainConfig
+        Fine-tuning settings for each round (its ``seed`` is offset by the round).
+    final_epochs : int
+        Extra fine-tuning epochs after the last round (same settings).
+
+    Returns
+    -------
+    list of dict
+        Per round: ``step``, ``kept`` (fraction of the pruned layers' weights), ``compression``
+        (their dense count over non-zeros) and ``test_error``.
+    """
+    from dataclasses import replace
+
+    from .train import accuracy, fit
+
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    modules = dict(net.named_modules())
+    for name, k in keep.items():
+        if name not in modules or not hasattr(modules[name], "weight"):
+            raise ValueError(f"keep names {name!r}, which is not a module with a weight in this net")
+        if not 0.0 < float(k) <= 1.0:
+            raise ValueError(f"keep[{name!r}] must be a fraction in (0, 1], got {k!r}")
+    history = []
+    for s in range(1, steps + 1):
+        for name, k in keep.items():
+            m = modules[name]
+            target = round(float(k) ** (s / steps) * m.weight.numel())
+            current = int(m.weight_mask.sum()) if hasattr(m, "weight_mask") else m.weight.numel()
+            magnitude_prune(m, "weight", amount=max(0, current - target))
+        epochs = finetune.num_epochs + (final_epochs if s == steps else 0)
+        fit(net, data, replace(finetune, num_epochs=epochs, seed=finetune.seed + s), desc=f"prune step {s}/{steps}")
+        kept = sum(int(modules[n].weight_mask.sum()) for n in keep)
+        total = sum(modules[n].weight.numel() for n in keep)
+        history.append({"step": s, "kept": kept / total, "compression": total / kept,
+                        "test_error": 1.0 - accuracy(net, data.X_test, data.y_test)})
+    return history

@@ -110,3 +110,30 @@ def test_same_seed_same_masks():
     for net in (a, b):
         pruning.global_magnitude_prune([(m, "weight") for m in net if isinstance(m, (nn.Conv2d, nn.Linear))], 0.8)
     assert all(torch.equal(x, y) for x, y in zip(a.buffers(), b.buffers()))
+
+
+def test_iterative_magnitude_prune_reaches_each_layers_target_exactly():
+    from lib import data, train
+
+    d = data.digits()
+    net = models.mlp([64, 64, 32, 10], seed=0)
+    train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=20, lr=0.05, batch_size=32))
+    keep = {"0": 0.1, "2": 0.2, "4": 0.5}
+    hist = pruning.iterative_magnitude_prune(net, d, keep, steps=3,
+                                             finetune=train.TrainConfig(dataset="digits", num_epochs=3, lr=0.01,
+                                                                      batch_size=32),
+                                             final_epochs=3)
+    assert [h["step"] for h in hist] == [1, 2, 3]
+    assert hist[0]["kept"] > hist[1]["kept"] > hist[2]["kept"]
+    for name, k in keep.items():
+        m = dict(net.named_modules())[name]
+        assert int(m.weight_mask.sum()) == round(k * m.weight.numel())  # exact, not approximately
+        assert torch.all(m.weight[m.weight_mask == 0] == 0)
+    total = sum(dict(net.named_modules())[n].weight.numel() for n in keep)
+    kept = sum(round(k * dict(net.named_modules())[n].weight.numel()) for n, k in keep.items())
+    assert hist[-1]["compression"] == pytest.approx(total / kept)
+    assert hist[-1]["test_error"] < 0.15  # still a working classifier at 5x fewer weights
+    with pytest.raises(ValueError, match="keep"):
+        pruning.iterative_magnitude_prune(net, d, {"9": 0.5}, 1, train.TrainConfig())
+    with pytest.raises(ValueError, match="steps"):
+        pruning.iterative_magnitude_prune(net, d, keep, 0, train.TrainConfig())
