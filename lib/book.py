@@ -62,11 +62,16 @@ def available() -> set[str]:
     return set(re.findall(r"chapters/([A-Za-z0-9_]+)", text))
 
 
-def toc_html() -> str:
-    """The plan as an HTML table: written chapters link to their page, the rest say "coming"."""
+def toc_html(part_prefix: str = "") -> str:
+    """The plan as an HTML table: written chapters link to their page, the rest say "coming".
+
+    ``part_prefix`` keeps only the parts whose title starts with it (e.g. ``"Part II"``).
+    """
     ready = available()
     rows = []
     for part, chapters in PLAN:
+        if not part.startswith(part_prefix):
+            continue
         rows.append(f'<tr><th colspan="3" style="text-align:left;padding-top:0.8em">{html.escape(part)}</th></tr>')
         for name, title, covers in chapters:
             if name in ready:

@@ -124,3 +124,12 @@ def check_dft(dft) -> None:
     rng = np.random.default_rng(0)
     cases = [(np.array([1.0, 0, 0, 0]),), (np.array([0.0, 1, 0, 0]),), (rng.normal(size=7),), (rng.normal(size=16),)]
     _compare("dft", dft, cases, np.fft.fft, 1e-9, _short)
+
+
+def check_dense_kilobytes(dense_kilobytes) -> None:
+    """``dense_kilobytes(net)`` = kilobytes (1 kB = 1000 bytes) to store every parameter as float32."""
+    from . import measure, models
+
+    nets = [(models.lenet_300_100(),), (models.lenet5(),), (models.vgg_small(),), (models.mlp([64, 10]),)]
+    _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
+             lambda n: type(n).__name__)

@@ -192,3 +192,22 @@ def latency(net, x, warmup: int = 10, runs: int = 50) -> dict[str, float]:
     times.sort()
     return {"median_ms": statistics.median(times), "p10_ms": times[int(0.1 * (runs - 1))],
             "p90_ms": times[int(0.9 * (runs - 1))], "batch": int(x.shape[0]), "threads": torch.get_num_threads()}
+
+
+def layer_costs(net, input_shape: tuple[int, ...]) -> list[dict]:
+    """Per Linear/Conv2d layer: ``name``, ``kind``, ``params`` (weight and bias) and ``macs`` per example.
+
+    Shows where a model's size and its compute live: in a CNN the convolutions do most
+    of the multiply-accumulates while the fully connected layers hold most of the weights.
+    """
+    from torch import nn
+
+    macs = count_macs(net, input_shape)
+    rows = []
+    for name, module in net.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            params = module.weight.numel() + (module.bias.numel() if module.bias is not None else 0)
+            kind = "conv" if isinstance(module, nn.Conv2d) else "fc"
+            rows.append({"name": f"{kind}{sum(r['kind'] == kind for r in rows) + 1}", "module": name,
+                         "kind": kind, "params": params, "macs": macs[name]})
+    return rows

@@ -146,13 +146,13 @@ def remove_reparametrization(net: nn.Module) -> nn.Module:
     return net
 
 
-def iterative_magnitude_prune(net: nn.Module, data, keep: dict[str, float], steps: int, finetune,
-                              final_epochs: int = 0, progress: bool = True) -> list[dict]:
-    r"""Han et al.'s train-prune-retrain loop: prune each layer by magnitude towards its
-    ``keep`` fraction in ``steps`` geometric steps, fine-tuning after each.
+def iterative_magnitude_prune(net: nn.Module, data, keep, steps: int, finetune, final_epochs: int = 0,
+                              layers: Sequence[str] | None = None) -> list[dict]:
+    r"""Han et al.'s train-prune-retrain loop: prune by magnitude towards a kept fraction in
+    ``steps`` geometric steps, fine-tuning after each.
 
-    At step :math:`s` layer :math:`l` keeps :math:`k_l^{s/S}` of its weights, so each step
-    removes the same fraction of what is left. Masks stay fixed while fine-tuning.
+    At step :math:`s` of :math:`S` the kept fraction is :math:`k^{s/S}`, so each step removes
+    the same fraction of what is left. Masks stay fixed while fine-tuning.
 
     Parameters
     ----------
@@ -160,45 +160,63 @@ def iterative_magnitude_prune(net: nn.Module, data, keep: dict[str, float], step
         A trained model, pruned in place.
     data : lib.data.Split
         Training and test data.
-    keep : dict of str to float in (0, 1]
-        Module name (as in ``net.named_modules()``) to the fraction of its weights kept at the end.
+    keep : dict of str to float, or float
+        Per layer (module name as in ``net.named_modules()``) the fraction of its weights
+        kept at the end; or one fraction for the ``layers`` together, pruned with a single
+        global threshold (:func:`global_magnitude_prune`), which lets the layers share
+        the cut unevenly.
     steps : int
         Prune-and-fine-tune rounds.
     finetune : lib.train.TrainConfig
         Fine-tuning settings for each round (its ``seed`` is offset by the round).
     final_epochs : int
-        Extra fine-tuning epochs after the last round (same settings).
+        Extra fine-tuning epochs after the last round.
+    layers : sequence of str, optional
+        The layers a global ``keep`` applies to.
 
     Returns
     -------
     list of dict
         Per round: ``step``, ``kept`` (fraction of the pruned layers' weights), ``compression``
-        (their dense count over non-zeros) and ``test_error``.
+        (their dense count over non-zeros), per-layer ``layer_kept`` and ``test_error``.
     """
     from dataclasses import replace
 
     from .train import accuracy, fit
 
-    steps = int(steps)
-    if steps < 1:
+    if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     modules = dict(net.named_modules())
-    for name, k in keep.items():
+    names = list(keep) if isinstance(keep, dict) else list(layers or [])
+    if not names:
+        raise ValueError("keep must map layer names to fractions, or be one fraction with layers=[...]")
+    fractions = keep if isinstance(keep, dict) else {n: keep for n in names}
+    for name in names:
         if name not in modules or not hasattr(modules[name], "weight"):
             raise ValueError(f"keep names {name!r}, which is not a module with a weight in this net")
-        if not 0.0 < float(k) <= 1.0:
+        k = fractions[name]
+        if isinstance(k, bool) or not isinstance(k, Real) or not 0.0 < float(k) <= 1.0:
             raise ValueError(f"keep[{name!r}] must be a fraction in (0, 1], got {k!r}")
+
+    def kept_count(m):
+        return int(m.weight_mask.sum()) if hasattr(m, "weight_mask") else m.weight.numel()
+
     history = []
+    total = sum(modules[n].weight.numel() for n in names)
     for s in range(1, steps + 1):
-        for name, k in keep.items():
-            m = modules[name]
-            target = round(float(k) ** (s / steps) * m.weight.numel())
-            current = int(m.weight_mask.sum()) if hasattr(m, "weight_mask") else m.weight.numel()
-            magnitude_prune(m, "weight", amount=max(0, current - target))
+        if isinstance(keep, dict):
+            for name in names:
+                m = modules[name]
+                target = round(float(fractions[name]) ** (s / steps) * m.weight.numel())
+                magnitude_prune(m, "weight", amount=max(0, kept_count(m) - target))
+        else:
+            target = round(float(keep) ** (s / steps) * total)
+            current = sum(kept_count(modules[n]) for n in names)
+            global_magnitude_prune([(modules[n], "weight") for n in names], max(0, current - target))
         epochs = finetune.num_epochs + (final_epochs if s == steps else 0)
         fit(net, data, replace(finetune, num_epochs=epochs, seed=finetune.seed + s), desc=f"prune step {s}/{steps}")
-        kept = sum(int(modules[n].weight_mask.sum()) for n in keep)
-        total = sum(modules[n].weight.numel() for n in keep)
+        kept = sum(kept_count(modules[n]) for n in names)
         history.append({"step": s, "kept": kept / total, "compression": total / kept,
+                        "layer_kept": {n: kept_count(modules[n]) / modules[n].weight.numel() for n in names},
                         "test_error": 1.0 - accuracy(net, data.X_test, data.y_test)})
     return history

@@ -201,8 +201,15 @@ def train_cached(cfg: TrainConfig, data: Split | None = None) -> tuple[nn.Module
     if path.with_suffix(".pt").exists():
         net.load_state_dict(torch.load(path.with_suffix(".pt"), weights_only=True))
         return net, json.loads(path.with_suffix(".json").read_text())
+    import os
+
     data = data or load_data(cfg)
-    history = fit(net, data, cfg, desc=f"training {cfg.model}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))  # train on up to 2 cores; timings elsewhere pin 1
+    try:
+        history = fit(net, data, cfg, desc=f"training {cfg.model}")
+    finally:
+        torch.set_num_threads(threads)
     torch.save(net.state_dict(), path.with_suffix(".tmp"))
     path.with_suffix(".json").write_text(json.dumps(history))
     path.with_suffix(".tmp").replace(path.with_suffix(".pt"))

@@ -73,3 +73,13 @@ def test_storage_rejects_bad_format():
         measure.storage_bits(torch.ones(3), "coo")
     with pytest.raises(ValueError, match="value_bits"):
         measure.storage_bits(torch.ones(3), "dense", value_bits=0)
+
+
+def test_layer_costs_split_size_and_compute():
+    rows = measure.layer_costs(models.lenet5(), (1, 28, 28))
+    assert [r["name"] for r in rows] == ["conv1", "conv2", "fc1", "fc2"]
+    assert sum(r["params"] for r in rows) == 431_080
+    conv_macs = sum(r["macs"] for r in rows if r["kind"] == "conv")
+    fc_params = sum(r["params"] for r in rows if r["kind"] == "fc")
+    assert conv_macs > 0.8 * sum(r["macs"] for r in rows)  # convolutions: most of the compute
+    assert fc_params > 0.9 * 431_080                          # fully connected: most of the weights

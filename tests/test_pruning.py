@@ -137,3 +137,21 @@ def test_iterative_magnitude_prune_reaches_each_layers_target_exactly():
         pruning.iterative_magnitude_prune(net, d, {"9": 0.5}, 1, train.TrainConfig())
     with pytest.raises(ValueError, match="steps"):
         pruning.iterative_magnitude_prune(net, d, keep, 0, train.TrainConfig())
+
+
+def test_iterative_global_pruning_hits_the_total_exactly():
+    from lib import data, train
+
+    d = data.digits()
+    net = models.mlp([64, 64, 32, 10], seed=0)
+    train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=10, lr=0.05, batch_size=32))
+    hist = pruning.iterative_magnitude_prune(net, d, 0.2, steps=2, layers=["0", "2", "4"],
+                                             finetune=train.TrainConfig(dataset="digits", num_epochs=2, lr=0.01,
+                                                                        batch_size=32))
+    total = 64 * 64 + 64 * 32 + 32 * 10
+    assert round(hist[-1]["kept"] * total) == round(0.2 * total)
+    assert len(set(round(v, 3) for v in hist[-1]["layer_kept"].values())) > 1  # the layers share the cut unevenly
+    with pytest.raises(ValueError, match="keep"):
+        pruning.iterative_magnitude_prune(net, d, 0.5, steps=1, finetune=train.TrainConfig())
+    with pytest.raises(ValueError, match="keep"):
+        pruning.iterative_magnitude_prune(net, d, 1.5, steps=1, layers=["0"], finetune=train.TrainConfig())

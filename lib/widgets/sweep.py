@@ -52,11 +52,12 @@ def heatmap(key: str, *, xlabel: str = "", ylabel: str = "", title: str = "") ->
 
 
 def bars(key: str, *, x: str | None = None, xlabel: str = "", ylabel: str = "", title: str = "",
-         marks: Sequence[str] = ()) -> dict:
+         marks: Sequence[str] = (), labels: str | None = None, ylog: bool = False) -> dict:
     """Draw a 1-D array result as bars (at array result ``x`` if given), with vertical lines
-    at the scalar results named in ``marks`` (a threshold, a mean)."""
+    at the scalar results named in ``marks`` (a threshold, a mean). ``labels`` names a
+    result holding one text label per bar (layer names, say); ``ylog`` uses a log scale."""
     return {"type": "bars", "key": key, "x": x, "xlabel": xlabel, "ylabel": ylabel, "title": title,
-            "marks": list(marks)}
+            "marks": list(marks), "labels": labels, "ylog": ylog}
 
 
 class Sweep(BookWidget):

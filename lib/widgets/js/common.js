@@ -81,7 +81,7 @@ const FC = (() => {
       case "f": return value.toFixed(digits);
       case "e": return value.toExponential(digits);
       case "g": return Number(value.toPrecision(Math.max(1, digits))).toString();
-      case "d": return Math.round(value).toString();
+      case "d": return Math.round(value).toLocaleString("en-US");
       case "%": return (100 * value).toFixed(digits) + " %";
     }
     return String(value);
@@ -103,8 +103,9 @@ const FC = (() => {
     if (!(hi > lo)) return [lo];
     if (log) {
       const ticks = [];
+      const mult = Math.log10(hi / lo) > 2.5 ? [1] : [1, 2, 5];  // wide ranges: powers of ten only
       for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-        for (const m of [1, 2, 5]) {
+        for (const m of mult) {
           const t = m * 10 ** e;
           if (t >= lo * 0.999 && t <= hi * 1.001) ticks.push(t);
         }
@@ -123,21 +124,23 @@ const FC = (() => {
 
   function tickLabel(t) {
     const a = Math.abs(t);
-    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return t.toExponential(0);
+    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return t.toExponential(0).replace("e+", "e");
     return Number(t.toPrecision(6)).toString();
   }
 
   // Axes in a box; returns {x(v), y(v)} mapping data to canvas coordinates.
   // `legend` ([{label, color}]) is drawn in its own row above the plot area;
   // `xtickLabels` (same length as `xticks`) replaces the numbers under the ticks.
-  function axes(ctx, th, box, { xlim, ylim, xlabel = "", ylabel = "", xlog = false, title = "", xticks = null,
-                                xtickLabels = null, legend: items = null }) {
+  function axes(ctx, th, box, { xlim, ylim, xlabel = "", ylabel = "", xlog = false, ylog = false, title = "",
+                                xticks = null, xtickLabels = null, legend: items = null }) {
     const L = box.x + 46, R = box.x + box.w - 10, B = box.y + box.h - 34;
     const T = box.y + (title ? 24 : 10) + (items ? 16 : 0);
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
     const sx = (v) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (R - L);
-    const sy = (v) => B - ((v - ylim[0]) / (ylim[1] - ylim[0] || 1)) * (B - T);
+    const fy = ylog ? (v) => Math.log10(Math.max(v, ylim[0])) : (v) => v;
+    const [y0, y1] = [fy(ylim[0]), fy(ylim[1])];
+    const sy = (v) => B - ((fy(v) - y0) / (y1 - y0 || 1)) * (B - T);
     ctx.save();
     ctx.font = `11px ${th.font}`;
     ctx.lineWidth = 1;
@@ -145,7 +148,7 @@ const FC = (() => {
     ctx.fillStyle = th.muted;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const t of niceTicks(ylim[0], ylim[1], 4)) {
+    for (const t of niceTicks(ylim[0], ylim[1], 4, ylog)) {
       ctx.beginPath(); ctx.moveTo(L, sy(t)); ctx.lineTo(R, sy(t)); ctx.stroke();
       ctx.fillText(tickLabel(t), L - 5, sy(t));
     }

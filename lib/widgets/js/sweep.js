@@ -179,21 +179,28 @@ function render({ model, el }) {
 
   function drawBars(c, s, r) {
     const ys = r[s.key] || [];
+    const names = s.labels ? r[s.labels] || [] : null;
     const xs = s.x ? r[s.x] || [] : ys.map((_, i) => i);
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
     const lo = Math.min(...xs), hi = Math.max(...xs);
     const w = xs.length > 1 ? (hi - lo) / (xs.length - 1) : 1;
     const marks = s.marks.map((m) => r[m]).filter((v) => Number.isFinite(v));
+    const positive = ys.filter((v) => Number.isFinite(v) && v > 0);
+    const ylim = s.ylog && positive.length
+      ? [10 ** Math.floor(Math.log10(Math.min(...positive))), 10 ** Math.ceil(Math.log10(Math.max(...positive)))]
+      : limits([ys, [0]], null);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
-      xlim: [Math.min(lo - w / 2, ...marks), Math.max(hi + w / 2, ...marks)],
-      ylim: limits([ys, [0]], null), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
+      xlim: [Math.min(lo - w / 2, ...marks), Math.max(hi + w / 2, ...marks)], ylim, ylog: s.ylog,
+      xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
+      xticks: names ? xs : null, xtickLabels: names,
     });
+    const base = s.ylog ? ylim[0] : 0;
     ctx.fillStyle = th.blue;
     xs.forEach((x, i) => {
-      if (!Number.isFinite(ys[i])) return;
+      if (!Number.isFinite(ys[i]) || (s.ylog && ys[i] <= 0)) return;
       const x0 = map.x(x - w / 2), x1 = map.x(x + w / 2);
-      ctx.fillRect(x0, Math.min(map.y(0), map.y(ys[i])), Math.max(1, x1 - x0 - 1), Math.abs(map.y(ys[i]) - map.y(0)));
+      ctx.fillRect(x0 + 1, Math.min(map.y(base), map.y(ys[i])), Math.max(1, x1 - x0 - 2), Math.abs(map.y(ys[i]) - map.y(base)));
     });
     ctx.strokeStyle = th.red; ctx.lineWidth = 2;
     for (const m of marks) { ctx.beginPath(); ctx.moveTo(map.x(m), map.T); ctx.lineTo(map.x(m), map.B); ctx.stroke(); }
