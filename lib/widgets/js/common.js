@@ -124,7 +124,7 @@ const FC = (() => {
 
   function tickLabel(t) {
     const a = Math.abs(t);
-    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return t.toExponential(0).replace("e+", "e");
+    if (a !== 0 && (a >= 1e4 || a < 1e-3)) return t.toExponential(0).replace("e+", "e");
     return Number(t.toPrecision(6)).toString();
   }
 
