@@ -5,7 +5,8 @@ Figures, all measured on the machine that runs this script:
 - clean build: ``rm -rf _build`` then the full build (every notebook executed);
 - no-change rebuild: the same build again (target < 60 s);
 - per-notebook execution time in a fresh kernel;
-- per-page weight: bytes of the HTML plus every file the page loads in Chromium;
+- per-page weight: bytes of the HTML plus every distinct file the page requests in Chromium
+  (sizes on disk, so a video counts whole even if the browser fetched part of it);
 - slider-to-frame: for every slider of every widget, the time from dispatching
   an ``input`` event to the end of the widget's redraw (the ``fc:frame`` event),
   median and 95th percentile over many moves, each move in its own animation
@@ -88,6 +89,15 @@ def bench_notebooks() -> dict:
     return out
 
 
+def files_bytes(urls: list[str], base: str) -> int:
+    """Size on disk of every distinct built file the page requested (videos counted whole)."""
+    from urllib.parse import unquote, urlparse
+
+    paths = {unquote(urlparse(u).path) for u in urls if u.startswith(base)}
+    files = [B.HTML / p.lstrip("/") for p in paths]
+    return sum(f.stat().st_size for f in files if f.is_file())
+
+
 def bench_pages() -> tuple[dict, list]:
     weights, sliders = {}, []
     with B.serve() as base, B.browser() as b:
@@ -98,7 +108,7 @@ def bench_pages() -> tuple[dict, list]:
             if n:
                 B.wait_for_widgets(page, n)
             page.wait_for_timeout(500)
-            weights[rel] = {"bytes": log.bytes, "requests": len(log.requests)}
+            weights[rel] = {"bytes": files_bytes(log.requests, base), "requests": len(set(log.requests))}
             for i, s in enumerate(B.sliders(page)):
                 if s.evaluate("el => el.disabled"):
                     continue
