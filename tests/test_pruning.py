@@ -155,3 +155,15 @@ def test_iterative_global_pruning_hits_the_total_exactly():
         pruning.iterative_magnitude_prune(net, d, 0.5, steps=1, finetune=train.TrainConfig())
     with pytest.raises(ValueError, match="keep"):
         pruning.iterative_magnitude_prune(net, d, 1.5, steps=1, layers=["0"], finetune=train.TrainConfig())
+
+
+def test_reproduce_han2015_validates_and_knows_the_paper():
+    with pytest.raises(ValueError, match="model"):
+        pruning.reproduce_han2015("vgg_small")
+    assert pruning.HAN_2015["lenet_300_100"]["pruned_error"] == 1.59
+    for model, layers in pruning.PRUNABLE.items():
+        net = getattr(models, model)()
+        assert all(hasattr(dict(net.named_modules())[n], "weight") for n in layers)
+        prunable = sum(dict(net.named_modules())[n].weight.numel() for n in layers)
+        biases = sum(m.bias.numel() for m in net.modules() if getattr(m, "bias", None) is not None)
+        assert prunable + biases == sum(p.numel() for p in net.parameters())  # every weight is a candidate
