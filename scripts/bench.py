@@ -155,6 +155,20 @@ def bench_fft() -> dict:
             "bluestein_n4099_ms": round(blue * 1e3, 3)}
 
 
+def bench_pruning() -> dict:
+    """Han et al. (2015) on MNIST: dense and pruned error and compression, beside the paper's Table 1.
+    Cached by configuration: the first run trains (about 1.5 min for LeNet-300-100, about 10 for LeNet-5)."""
+    from lib import pruning
+
+    out = {}
+    for model in ("lenet_300_100", "lenet5"):
+        r = pruning.reproduce_han2015(model) if model == "lenet_300_100" else pruning.reproduce_han2015(
+            model, keep=0.08, steps=8, finetune_epochs=3, final_epochs=6, lr=0.01)
+        out[model] = {k: r[k] for k in ("dense_error", "pruned_error", "weights", "nonzero", "compression",
+                                        "layer_kept", "paper")}
+    return out
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -164,6 +178,8 @@ def main() -> None:
     results["notebooks_s"] = bench_notebooks()
     print("bench: FFT against numpy.fft ...", flush=True)
     results["fft"] = bench_fft()
+    print("bench: Han et al. 2015 pruning on MNIST (cached by config) ...", flush=True)
+    results["pruning"] = bench_pruning()
     print("bench: pages and sliders in Chromium ...", flush=True)
     results["pages"], results["sliders"] = bench_pages()
     (ROOT / "_build").mkdir(exist_ok=True)
@@ -182,6 +198,12 @@ def main() -> None:
         print(f"{r['n']:>9}{r['own_ms']:>9.3f} ms{r['numpy_ms']:>9.3f} ms{r['ratio']:>7.1f}x")
     print(f"own FFT beats the O(n^2) DFT from n = {fft['dft_crossover_n']}; "
           f"Bluestein FFT at prime n = 4099: {fft['bluestein_n4099_ms']} ms")
+    print(f"\n{'model':<15}{'dense err':>10}{'pruned err':>11}{'change':>8}{'compression':>12}   paper (dense, pruned, x)")
+    for model, r in results["pruning"].items():
+        p = r["paper"]
+        print(f"{model:<15}{100 * r['dense_error']:>9.2f}%{100 * r['pruned_error']:>10.2f}%"
+              f"{100 * (r['pruned_error'] - r['dense_error']):>+7.2f}{r['compression']:>11.1f}x"
+              f"   {p['dense_error']:.2f}%, {p['pruned_error']:.2f}%, {p['compression']}x")
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
