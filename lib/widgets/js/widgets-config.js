@@ -5,10 +5,20 @@
 // (MathJax.Hub.Queue) that ipywidgets 8 still calls.
 (function () {
   var base = document.currentScript.src.replace(/[^/]*$/, "");
+  var dist = base + "html-manager/dist/";
+  // embed-amd.js defines these modules itself; each derives the folder of its
+  // font files from its module URI, so every one of them must resolve into
+  // html-manager/dist/, where the fonts are (else some pages ask for fonts at
+  // the wrong place, depending on which module's CSS lands first).
   window.require.config({
     paths: {
       anywidget: base + "anywidget/index",
-      "@jupyter-widgets/html-manager": base + "html-manager",
+      "@jupyter-widgets/html-manager": dist + "html-manager",
+      "@jupyter-widgets/html-manager/dist": dist.slice(0, -1),
+      "@jupyter-widgets/base": dist + "base",
+      "@jupyter-widgets/base7": dist + "base7",
+      "@jupyter-widgets/controls": dist + "controls",
+      "@jupyter-widgets/controls7": dist + "controls7",
     },
   });
   document.addEventListener("DOMContentLoaded", function () {
