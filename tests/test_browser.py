@@ -64,6 +64,12 @@ def test_page_loads_offline_and_renders(chromium, built_book, rel, mode):
         assert drawn == n, f"{n} widget views but {drawn} drawn widgets"
         scripts = page.evaluate("Array.from(document.scripts).map(s => s.src).filter(Boolean)")
         assert len(scripts) == len(set(scripts)), "a script is loaded twice"
+        if n:  # every module of the widget manager finds its fonts in html-manager/dist/, whichever loads first
+            urls = page.evaluate("""() => ['@jupyter-widgets/base', '@jupyter-widgets/base7', '@jupyter-widgets/controls',
+                '@jupyter-widgets/controls7', '@jupyter-widgets/html-manager',
+                '@jupyter-widgets/html-manager/dist/libembed-amd'].map(m => window.require.toUrl(m))""")
+            folders = {u.rsplit("/", 1)[0] for u in urls}
+            assert len(folders) == 1 and next(iter(folders)).endswith("/_static/vendor/html-manager/dist"), folders
     finally:
         page.context.close()
 
