@@ -51,7 +51,6 @@ class PageLog:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    bytes: int = 0
 
 
 def is_local(url: str, base: str) -> bool:
@@ -74,7 +73,7 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-def open_page(b, url: str, base: str, viewport=(1280, 900)):
+def open_page(b, url: str, base: str, viewport=(1280, 900), wait_until: str = "load", timeout_ms: int = 30000):
     """Open ``url`` in a fresh context; return (page, log). Non-local requests are blocked."""
     ctx = b.new_context(viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block")
     page = ctx.new_page()
@@ -93,13 +92,7 @@ def open_page(b, url: str, base: str, viewport=(1280, 900)):
     page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
     page.on("requestfailed", lambda r: log.failed.append(f"{r.url} ({r.failure})"))
-
-    def on_response(resp):
-        with contextlib.suppress(Exception):
-            log.bytes += len(resp.body())
-
-    page.on("response", on_response)
-    page.goto(url, wait_until="load")
+    page.goto(url, wait_until=wait_until, timeout=timeout_ms)
     return page, log
 
 

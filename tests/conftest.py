@@ -22,3 +22,16 @@ def built_book() -> Path:
 
     build.build()
     return ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def chromium(built_book):
+    """Debian's Chromium and a local server for the built book, shared by a module's browser tests.
+
+    Module scope, not session: Playwright's sync API allows one running instance per
+    thread, and tests/test_live.py starts its own.
+    """
+    from tests import browser
+
+    with browser.browser() as b, browser.serve(built_book) as base:
+        yield b, base

@@ -8,6 +8,7 @@ request to another host is aborted and fails the test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 
@@ -16,12 +17,6 @@ import pytest
 from tests import browser as B
 
 MODES = ["http", "file"]
-
-
-@pytest.fixture(scope="module")
-def chromium(built_book):
-    with B.browser() as b, B.serve(built_book) as base:
-        yield b, base
 
 
 def page_ids():
@@ -35,17 +30,21 @@ def mode(request):
     return request.param
 
 
-def open_built(chromium, rel, mode):
+@contextlib.contextmanager
+def opened(chromium, rel, mode):
+    """A built page in a fresh browser context (closed afterwards): yields ``(page, log)``."""
     b, base = chromium
     url = base + rel if mode == "http" else (B.HTML / rel).as_uri()
     page, log = B.open_page(b, url, base)
-    return page, log
+    try:
+        yield page, log
+    finally:
+        page.context.close()
 
 
 @pytest.mark.parametrize("rel", page_ids())
 def test_page_loads_offline_and_renders(chromium, built_book, rel, mode):
-    page, log = open_built(chromium, rel, mode)
-    try:
+    with opened(chromium, rel, mode) as (page, log):
         n = B.expected_widgets(built_book / rel)
         if n:
             B.wait_for_widgets(page, n)
@@ -70,8 +69,6 @@ def test_page_loads_offline_and_renders(chromium, built_book, rel, mode):
                 '@jupyter-widgets/html-manager/dist/libembed-amd'].map(m => window.require.toUrl(m))""")
             folders = {u.rsplit("/", 1)[0] for u in urls}
             assert len(folders) == 1 and next(iter(folders)).endswith("/_static/vendor/html-manager/dist"), folders
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("rel", page_ids())
@@ -79,8 +76,7 @@ def test_every_slider_changes_its_drawing(chromium, built_book, rel, mode):
     n = B.expected_widgets(built_book / rel)
     if not n:
         pytest.skip("no widgets on this page")
-    page, log = open_built(chromium, rel, mode)
-    try:
+    with opened(chromium, rel, mode) as (page, log):
         B.wait_for_widgets(page, n)
         handles = B.sliders(page)
         assert handles, "widgets but no sliders"
@@ -98,16 +94,13 @@ def test_every_slider_changes_its_drawing(chromium, built_book, rel, mode):
             after_mouse = B.snapshot(s)
             assert after_mouse["pixels"] != after_key["pixels"], f"slider {i}: pixels unchanged (mouse)"
         assert log.page_errors == [] and log.console_errors == [], log.page_errors + log.console_errors
-    finally:
-        page.context.close()
 
 
 def test_rotation_widget_agrees_with_numpy(chromium):
     """The browser's e^{iθ} equals NumPy's at every angle the reader can reach."""
     import numpy as np
 
-    page, _ = open_built(chromium, "chapters/how_to_use.html", "http")
-    try:
+    with opened(chromium, "chapters/how_to_use.html", "http") as (page, _):
         B.wait_for_widgets(page, 2)
         root = page.query_selector(".fc-widget[data-widget=ComplexRotation]")
         s = root.query_selector("input[type=range]")
@@ -120,16 +113,11 @@ def test_rotation_widget_agrees_with_numpy(chromium):
             assert abs(state["theta"] - value) < 0.006  # the slider's step is 0.01
             assert state["re"] == pytest.approx(z.real, abs=1e-12)
             assert state["im"] == pytest.approx(z.imag, abs=1e-12)
-    finally:
-        page.context.close()
 
 
 def test_sweep_widget_shows_the_python_results(chromium):
     """Each grid point the page shows is exactly what Python computed for it."""
-    import nbformat  # noqa: F401  (keeps the import cost in the fixture phase)
-
-    page, _ = open_built(chromium, "chapters/how_to_use.html", "http")
-    try:
+    with opened(chromium, "chapters/how_to_use.html", "http") as (page, _):
         B.wait_for_widgets(page, 2)
         root = page.query_selector(".fc-widget[data-widget=Sweep]")
         embedded = page.evaluate("""() => {
@@ -151,5 +139,3 @@ def test_sweep_widget_shows_the_python_results(chromium):
             assert state["result"]["test_acc"] == want["test_acc"]
             shown = root.query_selector(".fc-readout").inner_text()
             assert f"{100 * want['test_acc']:.1f} %" in shown
-    finally:
-        page.context.close()

@@ -54,7 +54,7 @@ def lab(tmp_path_factory):
            "--allow-root"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while True:
         try:
             urllib.request.urlopen(base + "api/status", timeout=2)
@@ -71,10 +71,13 @@ def lab(tmp_path_factory):
 
 def test_widgets_are_live_in_jupyterlab(lab):
     with B.browser() as b:
-        page, log = B.open_page(b, lab + "lab/tree/live.ipynb", lab, viewport=(1400, 1000))
+        # JupyterLab loads dozens of scripts; under a loaded CI machine "load" can take a while,
+        # so wait for the DOM and then for the notebook itself.
+        page, log = B.open_page(b, lab + "lab/tree/live.ipynb", lab, viewport=(1400, 1000),
+                                wait_until="domcontentloaded", timeout_ms=120000)
         try:
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60000)
-            page.wait_for_function("() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')", timeout=60000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120000)
+            page.wait_for_function("() => document.body.innerText.includes('Python 3 (ipykernel) | Idle')", timeout=120000)
             for _ in range(20):  # run the two widget cells; retry while the kernel connects
                 page.click(".jp-Notebook .jp-Cell:nth-child(1) .jp-InputPrompt")
                 page.keyboard.press("Shift+Enter")

@@ -10,15 +10,9 @@ import pytest
 
 from lib import book, fourier
 from tests import browser as B
-from tests.test_browser import open_built
+from tests.test_browser import opened
 
 PART1 = [n for n in ("euler_rotation", "exponentials", "winding_machine", "fourier_formula", "fft") if n in book.available()]
-
-
-@pytest.fixture(scope="module")
-def chromium(built_book):
-    with B.browser() as b, B.serve(built_book) as base:
-        yield b, base
 
 
 def python_center_of_mass(state: dict) -> complex:
@@ -36,8 +30,7 @@ def set_slider(page, slider, value) -> None:
 
 @pytest.mark.parametrize("name", [n for n in ("winding_machine", "fourier_formula") if n in PART1])
 def test_winding_machine_agrees_with_lib_fourier(chromium, built_book, name):
-    page, _ = open_built(chromium, f"chapters/{name}.html", "http")
-    try:
+    with opened(chromium, f"chapters/{name}.html", "http") as (page, _):
         B.wait_for_widgets(page, B.expected_widgets(built_book / f"chapters/{name}.html"))
         roots = page.query_selector_all(".fc-widget[data-widget=WindingMachine]")
         assert roots
@@ -54,14 +47,11 @@ def test_winding_machine_agrees_with_lib_fourier(chromium, built_book, name):
                     assert complex(*state["com"]) == pytest.approx(want, abs=1e-9), state
                     checked += 1
         assert checked >= 4
-    finally:
-        page.context.close()
 
 
 @pytest.mark.skipif("fft" not in PART1, reason="no FFT chapter")
 def test_dft_explorer_agrees_with_numpy(chromium, built_book):
-    page, _ = open_built(chromium, "chapters/fft.html", "http")
-    try:
+    with opened(chromium, "chapters/fft.html", "http") as (page, _):
         B.wait_for_widgets(page, B.expected_widgets(built_book / "chapters/fft.html"))
         root = page.query_selector(".fc-widget[data-widget=DFTExplorer]")
         n_slider, f_slider = root.query_selector_all("input[type=range]")[:2]
@@ -73,8 +63,6 @@ def test_dft_explorer_agrees_with_numpy(chromium, built_book):
             x = np.cos(2 * np.pi * s["freq"] * j) + s["amp2"] * np.cos(2 * np.pi * s["freq2"] * j)
             X = np.fft.fft(x)
             assert np.allclose(np.array(s["re"]) + 1j * np.array(s["im"]), X, atol=1e-9)
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("name", PART1)
@@ -83,8 +71,7 @@ def test_videos_play_offline(chromium, built_book, name, mode):
     html = (built_book / f"chapters/{name}.html").read_text()
     if "<video" not in html:
         pytest.skip("no video on this page")
-    page, log = open_built(chromium, f"chapters/{name}.html", mode)
-    try:
+    with opened(chromium, f"chapters/{name}.html", mode) as (page, log):
         count = page.evaluate("document.querySelectorAll('video').length")
         for i in range(count):
             page.evaluate("i => { const v = document.querySelectorAll('video')[i]; v.scrollIntoView(); v.play(); }", i)
@@ -94,14 +81,11 @@ def test_videos_play_offline(chromium, built_book, name, mode):
             size = page.evaluate("i => { const v = document.querySelectorAll('video')[i]; return [v.videoWidth, v.duration]; }", i)
             assert size[0] >= 640 and size[1] > 2, size
         assert log.external == [] and log.failed == [] and log.page_errors == []
-    finally:
-        page.context.close()
 
 
 @pytest.mark.skipif("winding_machine" not in PART1, reason="no winding chapter")
 def test_sound_buttons_play_and_recording_explains(chromium, built_book):
-    page, log = open_built(chromium, "chapters/winding_machine.html", "http")
-    try:
+    with opened(chromium, "chapters/winding_machine.html", "http") as (page, log):
         B.wait_for_widgets(page, B.expected_widgets(built_book / "chapters/winding_machine.html"))
         buttons = page.query_selector_all(".fc-widget button")
         played = 0
@@ -118,14 +102,11 @@ def test_sound_buttons_play_and_recording_explains(chromium, built_book):
         page.wait_for_function(
             "el => el.closest('.fc-widget').querySelector('.fc-note').textContent.length > 0", arg=record, timeout=10000)
         assert log.page_errors == []
-    finally:
-        page.context.close()
 
 
 @pytest.mark.skipif("winding_machine" not in PART1, reason="no winding chapter")
 def test_draw_your_own_signal(chromium, built_book):
-    page, log = open_built(chromium, "chapters/winding_machine.html", "http")
-    try:
+    with opened(chromium, "chapters/winding_machine.html", "http") as (page, log):
         B.wait_for_widgets(page, B.expected_widgets(built_book / "chapters/winding_machine.html"))
         root = [r for r in page.query_selector_all(".fc-widget[data-widget=WindingMachine]")
                 if "Draw your own" in r.inner_text()][0]
@@ -146,8 +127,6 @@ def test_draw_your_own_signal(chromium, built_book):
         root.query_selector("button:has-text('Back to the tones')").click()
         assert json.loads(root.get_attribute("data-state"))["custom"] == 0
         assert log.page_errors == []
-    finally:
-        page.context.close()
 
 
 def python_values(kind: str, s: dict) -> list[tuple[object, object]]:
@@ -174,8 +153,7 @@ def python_values(kind: str, s: dict) -> list[tuple[object, object]]:
 
 @pytest.mark.parametrize("name", [n for n in ("euler_rotation", "exponentials") if n in PART1])
 def test_plane_widgets_agree_with_python(chromium, built_book, name):
-    page, _ = open_built(chromium, f"chapters/{name}.html", "http")
-    try:
+    with opened(chromium, f"chapters/{name}.html", "http") as (page, _):
         B.wait_for_widgets(page, B.expected_widgets(built_book / f"chapters/{name}.html"))
         moves, compared = 0, 0
         for root in page.query_selector_all(".fc-widget[data-kind=browser]"):
@@ -189,5 +167,3 @@ def test_plane_widgets_agree_with_python(chromium, built_book, name):
                     assert got == pytest.approx(want, abs=1e-9), (kind, got, want)
                     compared += 1
         assert moves >= 2 and compared >= moves  # every slider of a known widget was checked
-    finally:
-        page.context.close()
