@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import asdict, dataclass
+
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ._checks import check_int, check_real
+from .config import cache_dir, config_key
 from .data import Split, corrupt_labels, digits, subset
 from .models import mlp
 
@@ -108,12 +114,6 @@ def learning_curve_point(n_train: int, label_noise: float = 0.0, hidden: int = 6
 
 
 # --------------------------------------------------------------------------- the workbench's training loop
-from dataclasses import asdict, dataclass  # noqa: E402
-
-from tqdm import tqdm  # noqa: E402
-
-from .config import cache_dir, config_key  # noqa: E402
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -194,15 +194,11 @@ def train_cached(cfg: TrainConfig, data: Split | None = None) -> tuple[nn.Module
     full config, so an unchanged rebuild never retrains and a changed setting
     always does.
     """
-    import json
-
     path = cache_dir("weights") / f"{cfg.model}-{config_key(asdict(cfg))}"
     net = build(cfg)
     if path.with_suffix(".pt").exists():
         net.load_state_dict(torch.load(path.with_suffix(".pt"), weights_only=True))
         return net, json.loads(path.with_suffix(".json").read_text())
-    import os
-
     data = data or load_data(cfg)
     threads = torch.get_num_threads()
     torch.set_num_threads(min(2, os.cpu_count() or 1))  # train on up to 2 cores; timings elsewhere pin 1

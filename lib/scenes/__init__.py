@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import cache_dir
+from ..theme import PALETTE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REPO_VIDEOS = ROOT / "_videos"
@@ -71,7 +72,7 @@ def render(scene_cls: type, caption: str = "") -> Video:
 
         with tempfile.TemporaryDirectory() as tmp, manim.tempconfig({
             **QUALITY, "media_dir": tmp, "disable_caching": True, "progress_bar": "none",
-            "verbosity": "ERROR", "background_color": _paper(), "output_file": scene_cls.__name__,
+            "verbosity": "ERROR", "background_color": PALETTE["paper"], "output_file": scene_cls.__name__,
         }):
             scene = scene_cls()
             scene.render()
@@ -92,12 +93,10 @@ def _poster(video: Path, out: Path, at: float = 0.8) -> None:
     import av
 
     with av.open(str(video)) as container:
-        frames = [f for f in container.decode(video=0)]
-    frames[min(len(frames) - 1, int(at * len(frames)))].to_image().save(out.with_suffix(".tmp.png"))
+        wanted = int(at * container.streams.video[0].frames)  # decode up to that frame, no further
+        frame = None
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= wanted:
+                break
+        frame.to_image().save(out.with_suffix(".tmp.png"))
     out.with_suffix(".tmp.png").replace(out)
-
-
-def _paper() -> str:
-    from ..theme import PALETTE
-
-    return PALETTE["paper"]

@@ -9,14 +9,13 @@ notebook, and in tests driven by a real browser.
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import anywidget
-
-import json
 
 from ..theme import CYCLE, FONT, PALETTE, css_font_family, widget_css
 

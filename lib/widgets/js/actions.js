@@ -5,9 +5,7 @@
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
   const mode = model.get("mode");  // "line" or "plane"
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "PlaneActions" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "PlaneActions");
   const p = { ...model.get("params") };  // line: add, mul; plane: a, b, r, phi (degrees)
   const W = 640, H = mode === "line" ? 170 : 330;
   const pic = FC.canvas(W, H, mode === "line" ? "The number line before and after the action" : "The plane before and after the action");

@@ -30,6 +30,13 @@ const FC = (() => {
     return node;
   }
 
+  // The root element of a widget, marked for the tests and the benchmark, and its theme.
+  function root(el, name, kind = "browser") {
+    const r = h("div", { class: "fc-widget", "data-kind": kind, "data-widget": name });
+    el.append(r);
+    return [r, theme(r)];
+  }
+
   // A canvas drawn at device resolution; `label` is read by screen readers.
   function canvas(width, height, label) {
     const c = h("canvas", { role: "img", "aria-label": label, class: "fc-canvas" });
@@ -231,5 +238,5 @@ const FC = (() => {
     try { model.save_changes(); } catch (e) { /* static page: nothing to sync */ }
   }
 
-  return { theme, h, canvas, slider, frame, fmt, complex, degrees, niceTicks, axes, polyline, power, dot, legend, save };
+  return { theme, h, root, canvas, slider, frame, fmt, complex, degrees, niceTicks, axes, polyline, power, dot, legend, save };
 })();

@@ -3,9 +3,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "DFTExplorer" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "DFTExplorer");
   let n = model.get("n"), k1 = model.get("freq"), a2 = model.get("amp2"), k2 = model.get("freq2");
   const top = FC.canvas(650, 170, "The samples of the signal");
   const bottom = FC.canvas(650, 200, "The magnitude of the DFT of the samples");

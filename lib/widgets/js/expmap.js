@@ -3,9 +3,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "ExpMap" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "ExpMap");
   let x = model.get("x"), y = model.get("y");
   const left = FC.canvas(300, 300, "The input z = x + iy");
   const right = FC.canvas(330, 300, "The output e to the z");

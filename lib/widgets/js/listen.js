@@ -2,9 +2,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "Listen" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "Listen");
   const presets = model.get("presets");  // [{label, freqs}]
   let current = 0, window_ms = model.get("window_ms");
   const pic = FC.canvas(650, 170, "The waveform of the selected sound");

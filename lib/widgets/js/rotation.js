@@ -2,9 +2,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "ComplexRotation" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "ComplexRotation");
   const plane = FC.canvas(300, 300, "The complex plane: the point e^{iθ} on the unit circle, with its real part cos θ and imaginary part sin θ");
   const waves = FC.canvas(340, 300, "cos θ and sin θ plotted against θ");
   plane.canvas.tabIndex = 0;

@@ -6,9 +6,7 @@ function render({ model, el }) {
   const params = model.get("params");
   const results = model.get("results");
   const panels = model.get("panels");
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "sweep", "data-widget": "Sweep" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "Sweep", "sweep");
 
   const idx = model.get("index").slice();               // nearest grid index of each parameter
   const values = params.map((p, k) => p.values[idx[k]]); // current values (off-grid only when live)
@@ -133,7 +131,7 @@ function render({ model, el }) {
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
-      xlim: limits([xs], null).map((v, i) => (xs.length ? (i ? Math.max(...xs) : Math.min(...xs)) : v)),
+      xlim: xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1],
       ylim: limits(ys, s.ylim), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
       legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
     });

@@ -2,9 +2,7 @@
 // the continuous rotations that leave a circle looking the same.
 
 function render({ model, el }) {
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "SquareSymmetries" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "SquareSymmetries");
   // Each move as a 2x2 matrix acting on (x, y); names as in the chapter's table.
   const MOVES = model.get("moves");  // [{name, label, m: [[a,b],[c,d]]}]
   let M = [[1, 0], [0, 1]];            // the composite of the moves made so far

@@ -3,9 +3,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "TaylorSeries" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "TaylorSeries");
   let theta = model.get("theta"), terms = model.get("terms");
   const pic = FC.canvas(640, 330, "Partial sums of the exponential series of iθ, as a chain of arrows");
   const readout = FC.h("div", { class: "fc-readout" });

@@ -3,9 +3,7 @@
 
 function render({ model, el }) {
   const TAU = 2 * Math.PI;
-  const root = FC.h("div", { class: "fc-widget", "data-kind": "browser", "data-widget": "WindingMachine" });
-  el.append(root);
-  const th = FC.theme(root);
+  const [root, th] = FC.root(el, "WindingMachine");
   const show = new Set(model.get("show"));
   const N = model.get("samples");
   const soundScale = model.get("sound_scale");
