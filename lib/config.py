@@ -82,3 +82,53 @@ def setup(seed: int = SEED, threads: int | None = None) -> None:
     seed_everything(seed)
     set_threads(threads)
     use_book_style()
+
+
+def _lib_source_hash() -> str:
+    """Hash of every Python file of ``lib``: a change anywhere in the library invalidates memoised results."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def memo(fn, *, name: str | None = None, extra: Any = None):
+    """Wrap ``fn(**kwargs)`` so its (JSON-able) results are cached on disk.
+
+    The key is the function's source code, the source of all of ``lib``, ``extra``
+    (whatever else the function depends on: a config, a model name) and the
+    keyword arguments. A rebuild with nothing changed reuses the results (a sweep
+    that fine-tunes a network at every grid point need not retrain); any change to
+    the code recomputes them. Use it for training, not for timings, which must be
+    measured afresh.
+
+    >>> square = memo(lambda x: {"y": x * x}, name="doc-example")
+    >>> square(x=3)
+    {'y': 9}
+    """
+    import functools
+    import inspect
+
+    from .widgets.base import to_json
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = getattr(fn, "__qualname__", repr(fn))
+    label = name or getattr(fn, "__name__", "fn").strip("<>")
+    base = {"source": source, "lib": _lib_source_hash(), "extra": extra}
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs):
+        path = cache_dir("memo", label) / f"{config_key({**base, 'kwargs': kwargs})}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        result = to_json(fn(**kwargs))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result))
+        tmp.replace(path)
+        return result
+
+    return wrapper

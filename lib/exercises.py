@@ -133,3 +133,46 @@ def check_dense_kilobytes(dense_kilobytes) -> None:
     nets = [(models.lenet_300_100(),), (models.lenet5(),), (models.vgg_small(),), (models.mlp([64, 10]),)]
     _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
              lambda n: type(n).__name__)
+
+
+def check_csr_bits(csr_bits) -> None:
+    """``csr_bits(w)`` = bits to store a 2-D tensor in CSR with 32-bit values and 32-bit indices."""
+    import torch
+
+    from . import measure
+
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for rows, cols, keep in [(3, 4, 0.5), (30, 20, 0.1), (1, 10, 1.0), (5, 5, 0.0), (100, 784, 0.08)]:
+        w = torch.randn(rows, cols, generator=g)
+        w[torch.rand(rows, cols, generator=g) >= keep] = 0
+        cases.append((w,))
+    _compare("csr_bits", csr_bits, cases, lambda w: measure.storage_bits(w, "csr"), 0,
+             lambda w: f"<{tuple(w.shape)} tensor, {int((w != 0).sum())} non-zeros>")
+
+
+def check_kernel_norms(kernel_norms) -> None:
+    """``kernel_norms(w)``: the L2 norm of every k x k kernel of a conv weight (out, in, k, k), shape (out, in)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.randn(o, i, k, k, generator=g),) for o, i, k in [(2, 3, 3), (8, 1, 5), (4, 4, 1)]]
+    _compare("kernel_norms", kernel_norms, cases, lambda w: w.pow(2).sum(dim=(2, 3)).sqrt().numpy(), 1e-5,
+             lambda w: f"<{tuple(w.shape)} weight>")
+
+
+def check_apoz(apoz) -> None:
+    """``apoz(a)``: per channel, the fraction of exact zeros in activations ``a`` of shape (n, c, h, w)."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.relu(torch.randn(n, c, h, h, generator=g) + b),) for n, c, h, b in
+             [(4, 3, 5, 0.0), (2, 8, 3, -1.0), (10, 1, 2, 0.5)]]
+    _compare("apoz", apoz, cases, lambda a: (a == 0).float().mean(dim=(0, 2, 3)).numpy(), 1e-6,
+             lambda a: f"<{tuple(a.shape)} activations>")
+
+
+def check_conv_macs(conv_macs) -> None:
+    """``conv_macs(c_in, c_out, k, h_out, w_out)``: multiply-accumulates of a k x k convolution per image."""
+    cases = [(1, 20, 5, 24, 24), (20, 50, 5, 8, 8), (32, 64, 3, 14, 14), (3, 3, 1, 1, 1)]
+    _compare("conv_macs", conv_macs, cases, lambda ci, co, k, h, w: ci * co * k * k * h * w, 0)

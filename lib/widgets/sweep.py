@@ -52,12 +52,20 @@ def heatmap(key: str, *, xlabel: str = "", ylabel: str = "", title: str = "") ->
 
 
 def bars(key: str, *, x: str | None = None, xlabel: str = "", ylabel: str = "", title: str = "",
-         marks: Sequence[str] = (), labels: str | None = None, ylog: bool = False) -> dict:
+         marks: Sequence[str] = (), labels: str | None = None, ylog: bool = False,
+         stack: Sequence[str] = (), legend: Sequence[str] = ()) -> dict:
     """Draw a 1-D array result as bars (at array result ``x`` if given), with vertical lines
     at the scalar results named in ``marks`` (a threshold, a mean). ``labels`` names a
-    result holding one text label per bar (layer names, say); ``ylog`` uses a log scale."""
+    result holding one text label per bar (layer names, say); ``ylog`` uses a log scale.
+    ``stack`` names more array results drawn on top of ``key``'s bars in the next colours
+    (kept and pruned counts of a histogram, say), with ``legend`` naming all the series."""
+    stack, legend = list(stack), list(legend)
+    if stack and ylog:
+        raise ValueError("stack and ylog cannot be combined (stacked bars need a linear scale)")
+    if legend and len(legend) != 1 + len(stack):
+        raise ValueError(f"legend must name {1 + len(stack)} series (key and stack), got {len(legend)}")
     return {"type": "bars", "key": key, "x": x, "xlabel": xlabel, "ylabel": ylabel, "title": title,
-            "marks": list(marks), "labels": labels, "ylog": ylog}
+            "marks": list(marks), "labels": labels, "ylog": ylog, "stack": stack, "legend": legend}
 
 
 class Sweep(BookWidget):

@@ -176,7 +176,9 @@ function render({ model, el }) {
   }
 
   function drawBars(c, s, r) {
-    const ys = r[s.key] || [];
+    const series = [s.key].concat(s.stack || []).map((k) => r[k] || []);
+    const ys = series[0];
+    const tops = ys.map((_, i) => series.reduce((acc, y) => acc + (Number.isFinite(y[i]) ? y[i] : 0), 0));
     const names = s.labels ? r[s.labels] || [] : null;
     const xs = s.x ? r[s.x] || [] : ys.map((_, i) => i);
     const { ctx } = c;
@@ -187,18 +189,25 @@ function render({ model, el }) {
     const positive = ys.filter((v) => Number.isFinite(v) && v > 0);
     const ylim = s.ylog && positive.length
       ? [10 ** Math.floor(Math.log10(Math.min(...positive))), 10 ** Math.ceil(Math.log10(Math.max(...positive)))]
-      : limits([ys, [0]], null);
+      : limits([tops, [0]], null);
+    const legend = (s.legend || []).map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] }));
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim: [Math.min(lo - w / 2, ...marks), Math.max(hi + w / 2, ...marks)], ylim, ylog: s.ylog,
       xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
-      xticks: names ? xs : null, xtickLabels: names,
+      xticks: names ? xs : null, xtickLabels: names, legend: legend.length ? legend : undefined,
     });
-    const base = s.ylog ? ylim[0] : 0;
-    ctx.fillStyle = th.blue;
-    xs.forEach((x, i) => {
-      if (!Number.isFinite(ys[i]) || (s.ylog && ys[i] <= 0)) return;
-      const x0 = map.x(x - w / 2), x1 = map.x(x + w / 2);
-      ctx.fillRect(x0 + 1, Math.min(map.y(base), map.y(ys[i])), Math.max(1, x1 - x0 - 2), Math.abs(map.y(ys[i]) - map.y(base)));
+    const floor = s.ylog ? ylim[0] : 0;
+    const base = xs.map(() => floor);
+    series.forEach((y, j) => {
+      ctx.fillStyle = j === 0 ? th.blue : th.cycle[j % th.cycle.length];
+      xs.forEach((x, i) => {
+        if (!Number.isFinite(y[i]) || (s.ylog && y[i] <= 0) || y[i] === 0) return;
+        const top = base[i] + y[i];
+        const x0 = map.x(x - w / 2), x1 = map.x(x + w / 2);
+        ctx.fillRect(x0 + (xs.length > 40 ? 0 : 1), Math.min(map.y(base[i]), map.y(top)),
+          Math.max(1, x1 - x0 - (xs.length > 40 ? 0 : 2)), Math.abs(map.y(top) - map.y(base[i])));
+        if (!s.ylog) base[i] = top;
+      });
     });
     ctx.strokeStyle = th.red; ctx.lineWidth = 2;
     for (const m of marks) { ctx.beginPath(); ctx.moveTo(map.x(m), map.T); ctx.lineTo(map.x(m), map.B); ctx.stroke(); }
