@@ -162,8 +162,7 @@ def bench_pruning() -> dict:
 
     out = {}
     for model in ("lenet_300_100", "lenet5"):
-        r = pruning.reproduce_han2015(model) if model == "lenet_300_100" else pruning.reproduce_han2015(
-            model, keep=0.08, steps=8, finetune_epochs=3, final_epochs=6, lr=0.01)
+        r = pruning.reproduce_han2015(model)  # the settings of pruning.HAN_SETTINGS, as in the book
         out[model] = {k: r[k] for k in ("dense_error", "pruned_error", "weights", "nonzero", "compression",
                                         "layer_kept", "paper")}
     return out

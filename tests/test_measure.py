@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -83,3 +86,77 @@ def test_layer_costs_split_size_and_compute():
     fc_params = sum(r["params"] for r in rows if r["kind"] == "fc")
     assert conv_macs > 0.8 * sum(r["macs"] for r in rows)  # convolutions: most of the compute
     assert fc_params > 0.9 * 431_080                          # fully connected: most of the weights
+
+
+# --------------------------------------------------------------------------- sparse kernels
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.95])
+@pytest.mark.parametrize("batch", [1, 64])
+def test_sparse_linear_equals_the_dense_layer(sparsity, batch, one_thread):
+    torch.manual_seed(0)
+    dense = nn.Linear(120, 40)
+    pruning.magnitude_prune(dense, amount=sparsity)
+    layer = measure.SparseLinear.from_dense(dense)
+    assert layer.weight.layout == torch.sparse_csr
+    assert layer.nnz == int((dense.weight != 0).sum()) == 4800 - round(sparsity * 4800)
+    assert torch.equal(layer.weight.to_dense(), dense.weight.detach())
+    x = torch.randn(batch, 120)
+    with torch.no_grad():
+        assert torch.allclose(layer(x), dense(x), atol=1e-5, rtol=0)
+        assert torch.allclose(layer(x[0]), dense(x[0]), atol=1e-5, rtol=0)                      # one example, 1-D
+        assert layer(x.view(batch, 1, 120)).shape == (batch, 1, 40)                                # leading dims kept
+    copied = copy.deepcopy(layer)  # a CSR tensor cannot be deep-copied or pickled; the layer can
+    assert copied.values.data_ptr() != layer.values.data_ptr() and torch.equal(copied(x), layer(x))
+    assert torch.equal(pickle.loads(pickle.dumps(layer))(x), layer(x))
+    assert set(layer.state_dict()) == {"crow_indices", "col_indices", "values", "bias"}
+    assert torch.allclose(copied.double()(x.double()), layer(x).double(), atol=1e-5)  # .to() re-wraps the weight
+    no_bias = nn.Linear(120, 40, bias=False)
+    with torch.no_grad():
+        assert torch.allclose(measure.SparseLinear.from_dense(no_bias)(x), no_bias(x), atol=1e-5, rtol=0)
+
+
+def test_sparsify_replaces_every_linear_and_keeps_the_outputs(one_thread):
+    net = models.lenet_300_100(seed=2)
+    pruning.global_magnitude_prune([(m, "weight") for m in net if isinstance(m, nn.Linear)], 0.9)
+    x = torch.randn(64, 784)
+    net(x).sum().backward()  # leaves the pruned `weight`s as non-leaf tensors, which plain deepcopy refuses
+    sparse = measure.sparsify(net)
+    assert [type(m).__name__ for m in sparse] == ["SparseLinear", "ReLU"] * 2 + ["SparseLinear"]
+    assert sum(m.nnz for m in sparse if hasattr(m, "nnz")) == measure.count_nonzero(net) - 410  # minus the biases
+    assert isinstance(net[0], nn.Linear) and hasattr(net[0], "weight_mask")  # the original is untouched
+    with torch.no_grad():
+        assert torch.allclose(sparse(x), net(x), atol=1e-5, rtol=0)
+        assert torch.allclose(sparse(x[:1]), net(x[:1]), atol=1e-5, rtol=0)
+    nested = nn.Sequential(nn.Sequential(nn.Linear(6, 5), nn.Tanh()), nn.Linear(5, 2))
+    assert [type(m).__name__ for m in measure.sparsify(nested).modules()].count("SparseLinear") == 2
+    with pytest.raises(ValueError, match="net"):
+        measure.sparsify("lenet")
+    with pytest.raises(ValueError, match="linear"):
+        measure.SparseLinear.from_dense(nn.Conv2d(1, 2, 3))
+
+
+def test_sparse_vs_dense_reports_structure_not_speed(one_thread):
+    rows = measure.sparse_vs_dense(40, 30, sparsities=[0.0, 0.9], batch_sizes=[1, 8], runs=2, min_time=0.001)
+    assert [(r["sparsity"], r["batch"]) for r in rows] == [(0.0, 1), (0.0, 8), (0.9, 1), (0.9, 8)]
+    for r in rows:
+        assert r["nnz"] == 1200 - round(r["sparsity"] * 1200)
+        assert min(r["dense_ms"], r["sparse_ms"], r["sparse_kernel_ms"]) > 0
+        assert r["speedup"] == pytest.approx(r["dense_ms"] / r["sparse_ms"])
+        assert r["dense_bytes"] == 4 * 1200
+        assert r["csr_bytes"] == 4 * r["nnz"] + 8 * r["nnz"] + 8 * 41
+        assert r["threads"] == torch.get_num_threads() == 1
+        assert r["max_abs_diff"] < 1e-5
+    for kwargs, name in [({"sparsities": [1.5]}, "sparsities"), ({"batch_sizes": [0]}, "batch_sizes"),
+                         ({"sparsities": []}, "sparsities"), ({"out_features": 0}, "out_features"),
+                         ({"runs": 0}, "runs")]:
+        with pytest.raises(ValueError, match=name):
+            measure.sparse_vs_dense(**{"out_features": 4, "in_features": 3, "sparsities": [0.5],
+                                       "batch_sizes": [1], **kwargs})

@@ -167,3 +167,242 @@ def test_reproduce_han2015_validates_and_knows_the_paper():
         prunable = sum(dict(net.named_modules())[n].weight.numel() for n in layers)
         biases = sum(m.bias.numel() for m in net.modules() if getattr(m, "bias", None) is not None)
         assert prunable + biases == sum(p.numel() for p in net.parameters())  # every weight is a candidate
+
+
+# --------------------------------------------------------------------------- dynamic network surgery, OBD
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits_mlp():
+    """A 64-32-10 MLP trained on digits (about a second), and the data."""
+    from lib import data, train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    d = data.digits()
+    net = models.mlp([64, 32, 10], seed=0)
+    train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=10, lr=0.05, batch_size=32))
+    torch.set_num_threads(threads)
+    return net, d
+
+
+def test_surgery_mask_prunes_below_a_splices_above_b_and_keeps_the_band():
+    w = torch.tensor([0.1, 0.5, 0.85, 0.95, 1.05, 1.2, 2.0, 3.0])
+    t = 1.2  # keep=0.375 keeps 3 of 8: the 3rd largest |w| is the centre
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    new = pruning.surgery_mask(w, mask, keep=3 / 8, margin=0.25)  # a = 0.9, b = 1.5
+    a, b = 0.75 * t, 1.25 * t
+    assert torch.equal(new[w.abs() < a], torch.zeros(3))                 # pruned, whatever they were
+    assert torch.equal(new[w.abs() >= b], torch.ones(2))                 # kept or spliced back
+    band = (w.abs() >= a) & (w.abs() < b)
+    assert torch.equal(new[band], mask[band])                           # unchanged
+    # without a band it is magnitude pruning to exactly `keep`
+    w = torch.randn(20, 30, generator=torch.Generator().manual_seed(0))
+    plain = pruning.surgery_mask(w, torch.zeros_like(w), keep=0.25, margin=0.0)
+    ref = nn.Linear(30, 20)
+    with torch.no_grad():
+        ref.weight.copy_(w)
+    pruning.magnitude_prune(ref, amount=0.75)
+    assert torch.equal(plain, ref.weight_mask)
+    for kwargs, name in [({"keep": 0.0}, "keep"), ({"keep": 1.5}, "keep"), ({"keep": 0.5, "margin": 1.0}, "margin")]:
+        with pytest.raises(ValueError, match=name):
+            pruning.surgery_mask(w, torch.ones_like(w), **kwargs)
+    with pytest.raises(ValueError, match="mask"):
+        pruning.surgery_mask(w, torch.ones(3), keep=0.5)
+
+
+def test_straight_through_masks_forward_but_not_gradient():
+    w = torch.randn(4, 5, requires_grad=True)
+    mask = (torch.rand(4, 5, generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    upstream = torch.randn(4, 5)
+    masked = pruning._straight_through(w, mask)
+    assert torch.equal(masked, w.detach() * mask)      # forward: exactly W * T
+    (masked * upstream).sum().backward()
+    assert torch.equal(w.grad, upstream)               # backward: dL/dW = dL/d(W*T), pruned entries too
+
+
+def surgery_cfg(**kw):
+    from lib import train
+
+    return train.TrainConfig(dataset="digits", **{"num_epochs": 5, "lr": 0.05, "batch_size": 32, **kw})
+
+
+def test_dynamic_surgery_hits_keep_revives_weights_and_leaves_a_pruned_net(digits_mlp, one_thread):
+    net0, d = digits_mlp
+    net = copy.deepcopy(net0)
+    result = pruning.dynamic_surgery(net, d, keep=0.1, layers=["0", "2"], cfg=surgery_cfg())
+    assert abs(result["kept"] - 0.1) < 0.01
+    assert all(abs(k - 0.1) < 0.02 for k in result["layer_kept"].values())
+    hist = result["history"]
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4, 5]
+    assert hist[0]["spliced"] == 0 and hist[0]["pruned"] > 0.8 * (64 * 32 + 32 * 10)  # from dense
+    assert sum(h["spliced"] for h in hist[1:]) > 0                                  # weights grew back
+    for name in ["0", "2"]:
+        m = dict(net.named_modules())[name]
+        assert set(m.weight_mask.unique().tolist()) <= {0.0, 1.0}
+        assert torch.equal(m.weight, m.weight_orig * m.weight_mask)
+        assert int(m.weight_mask.sum()) == round(result["layer_kept"][name] * m.weight.numel())
+    assert result["test_error"] == pytest.approx(hist[-1]["test_error"], abs=1e-6)  # the net as returned
+    assert result["test_error"] < 0.2
+
+    again = copy.deepcopy(net0)
+    result2 = pruning.dynamic_surgery(again, d, keep=0.1, layers=["0", "2"], cfg=surgery_cfg())
+    assert result2 == result
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
+
+
+def test_dynamic_surgery_records_every_n_steps(digits_mlp, one_thread):
+    net0, d = digits_mlp
+    net = copy.deepcopy(net0)
+    result = pruning.dynamic_surgery(net, d, keep=0.3, layers=["0"], cfg=surgery_cfg(num_epochs=2),
+                                     margin=0.0, update_every=5, record_every=10)
+    steps = 2 * ((len(d.y_train) + 31) // 32)
+    assert [h["step"] for h in result["history"]] == list(range(10, steps + 1, 10))
+    assert result["layer_kept"]["0"] == pytest.approx(0.3, abs=1 / 2048)  # margin 0: magnitude pruning to keep
+    assert not hasattr(net[2], "weight_mask")  # layers not listed stay dense
+
+
+@pytest.mark.parametrize("kwargs, name", [({"keep": 0.0}, "keep"), ({"keep": 1.2}, "keep"), ({"margin": 1.0}, "margin"),
+                                          ({"update_every": 0}, "update_every"), ({"record_every": -1}, "record_every"),
+                                          ({"layers": []}, "layers"), ({"layers": ["1"]}, "layers"),
+                                          ({"layers": "0"}, "layers"), ({"cfg": {"lr_decay": "step"}}, "lr_decay"),
+                                          ({"cfg": {"num_epochs": 0}}, "num_epochs"), ({"cfg": {"lr": 0.0}}, "lr")])
+def test_dynamic_surgery_bad_args_raise_value_error(kwargs, name):
+    from lib import data
+
+    args = {"keep": 0.5, "layers": ["0"], "cfg": surgery_cfg(), **kwargs}
+    if isinstance(args["cfg"], dict):
+        args["cfg"] = surgery_cfg(**args["cfg"])
+    with pytest.raises(ValueError, match=name):
+        pruning.dynamic_surgery(models.mlp([64, 8, 10]), data.digits(), **args)
+
+
+def test_dynamic_surgery_refuses_an_already_pruned_layer():
+    from lib import data
+
+    net = models.mlp([64, 8, 10])
+    pruning.magnitude_prune(net[0], amount=0.5)
+    with pytest.raises(ValueError, match="already pruned"):
+        pruning.dynamic_surgery(net, data.digits(), 0.5, ["0"], surgery_cfg())
+
+
+def _flat_loss(net, X, y):
+    """The mean cross-entropy as a function of all parameters flattened into one vector."""
+    from torch.func import functional_call
+
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for _, p in net.named_parameters()]
+
+    def loss(theta):
+        params, i = {}, 0
+        for n, s in zip(names, shapes):
+            params[n] = theta[i:i + s.numel()].view(s)
+            i += s.numel()
+        return nn.functional.cross_entropy(functional_call(net, params, (X,)), y)
+
+    return loss, torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+
+
+def tiny_nets():
+    torch.manual_seed(0)
+    relu = models.mlp([5, 4, 3], seed=1).double()
+    tanh = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    X = torch.randn(20, 5, dtype=torch.float64)
+    y = torch.randint(0, 3, (20,))
+    return relu, tanh, X, y
+
+
+def test_hessian_diagonal_equals_the_diagonal_of_the_full_hessian(one_thread):
+    for net in tiny_nets()[:2]:
+        X, y = tiny_nets()[2:]
+        loss, theta = _flat_loss(net, X, y)
+        full = torch.autograd.functional.hessian(loss, theta)
+        ours = pruning.hessian_diagonal(net, X, y, chunk=7)  # several chunks per parameter
+        assert list(ours) == [n for n, _ in net.named_parameters()]
+        flat = torch.cat([ours[n].reshape(-1) for n, _ in net.named_parameters()])
+        assert torch.allclose(flat, full.diagonal(), atol=1e-5, rtol=0)
+        part = pruning.hessian_diagonal(net, X, y, params=["2.weight"])
+        assert list(part) == ["2.weight"] and torch.allclose(part["2.weight"], ours["2.weight"], atol=1e-12)
+    relu, _, X, y = tiny_nets()
+    with pytest.raises(ValueError, match="params"):
+        pruning.hessian_diagonal(relu, X, y, params=["0.weights"])
+    with pytest.raises(ValueError, match="y"):
+        pruning.hessian_diagonal(relu, X, y[:3])
+    with pytest.raises(ValueError, match="chunk"):
+        pruning.hessian_diagonal(relu, X, y, chunk=0)
+
+
+def test_gauss_newton_diagonal_formula_and_relation_to_the_exact_one(one_thread):
+    relu, tanh, X, y = tiny_nets()
+    for net in (relu, tanh):
+        # reference: G = mean_n J_n^T (diag p - p p^T) J_n from full Jacobians of the logits
+        names = [n for n, _ in net.named_parameters()]
+        _, theta = _flat_loss(net, X, y)
+
+        def logits(t, net=net, names=names):
+            from torch.func import functional_call
+
+            params, i = {}, 0
+            for n, p in net.named_parameters():
+                params[n] = t[i:i + p.numel()].view(p.shape)
+                i += p.numel()
+            return functional_call(net, params, (X,))
+
+        J = torch.autograd.functional.jacobian(logits, theta)  # (N, C, P)
+        p = torch.softmax(logits(theta), dim=1)
+        H = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+        G = torch.einsum("ncp,ncd,ndp->p", J, H, J) / len(X)
+        ours = pruning.gauss_newton_diagonal(net, X, chunk=6)
+        assert torch.allclose(torch.cat([ours[n].reshape(-1) for n in names]), G, atol=1e-10)
+        assert all(bool((t >= 0).all()) for t in ours.values())
+    exact = pruning.hessian_diagonal(relu, X, y)
+    gn = pruning.gauss_newton_diagonal(relu, X)
+    assert all(torch.allclose(exact[n], gn[n], atol=1e-10) for n in exact)  # ReLU: piecewise linear per weight
+    exact, gn = pruning.hessian_diagonal(tanh, X, y), pruning.gauss_newton_diagonal(tanh, X)
+    assert exact["0.weight"].min() < 0                                  # tanh: negative curvature happens
+    assert torch.allclose(exact["2.weight"], gn["2.weight"], atol=1e-10)  # logits are linear in the last layer
+    assert not torch.allclose(exact["0.weight"], gn["0.weight"], atol=1e-3)
+
+
+def test_obd_saliency_is_half_h_w_squared(one_thread):
+    _, tanh, X, y = tiny_nets()
+    s = pruning.obd_saliency(tanh, X, y)
+    h = pruning.hessian_diagonal(tanh, X, y)
+    for n, p in tanh.named_parameters():
+        assert torch.allclose(s[n], 0.5 * h[n] * p.detach() ** 2, atol=1e-14)
+    assert s["0.weight"].min() < 0  # the exact diagonal can make a saliency negative
+    gn = pruning.obd_saliency(tanh, X, y, curvature="gauss-newton")
+    assert all(bool((t >= 0).all()) for t in gn.values())
+    with pytest.raises(ValueError, match="curvature"):
+        pruning.obd_saliency(tanh, X, y, curvature="lm")
+
+
+def test_obd_prune_is_exact_ranked_and_deterministic(digits_mlp, one_thread):
+    net0, d = digits_mlp
+    X, y = d.X_train[:400], d.y_train[:400]
+    a, b = copy.deepcopy(net0), copy.deepcopy(net0)
+    saliency = pruning.obd_prune(a, X, y, 0.8, ["0"])
+    pruning.obd_prune(b, X, y, 0.8, ["0"])
+    assert torch.equal(a[0].weight_mask, b[0].weight_mask)                 # deterministic
+    assert int((a[0].weight_mask == 0).sum()) == round(0.8 * 64 * 32)      # exact sparsity
+    assert torch.equal(a[0].weight, a[0].weight_orig * a[0].weight_mask)
+    s = saliency["0"].abs()
+    assert s[a[0].weight_mask == 0].max() <= s[a[0].weight_mask == 1].min()  # the smallest |s_k| went
+    # A second round on the same layer counts only the surviving weights, as PyTorch's pruning does.
+    pruning.obd_prune(a, X, y, 0.5, ["0"], curvature="gauss-newton")
+    assert int(a[0].weight_mask.sum()) == round(0.2 * 2048) - round(0.5 * round(0.2 * 2048))
+    # Global ranking over two layers: the total is exact, the split is the saliencies' choice.
+    c = copy.deepcopy(net0)
+    pruning.obd_prune(c, X, y, 1000, ["0", "2"], curvature="gauss-newton")
+    assert int((c[0].weight_mask == 0).sum() + (c[2].weight_mask == 0).sum()) == 1000
+    for kwargs, name in [({"amount": 1.5}, "amount"), ({"layers": ["1"]}, "layers"), ({"layers": []}, "layers"),
+                         ({"curvature": "lm"}, "curvature")]:
+        with pytest.raises(ValueError, match=name):
+            pruning.obd_prune(copy.deepcopy(net0), X, y, **{"amount": 0.5, "layers": ["0"], **kwargs})
