@@ -91,3 +91,32 @@ def vgg_small(channels: Sequence[int] = (32, 64, 128), in_channels: int = 1, num
             prev = c
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
         return nn.Sequential(*layers)
+
+
+def plain_cnn(channels: Sequence[int] = (16, 32), in_channels: int = 1, num_classes: int = 10,
+              seed: int = 0) -> nn.Sequential:
+    """A small CNN *without* BatchNorm: conv 3x3 -> ReLU -> max-pool 2x2 per stage, global average
+    pooling, one linear layer.
+
+    For group-lasso pruning (Structured Sparsity Learning): with a BatchNorm after each
+    convolution a filter's scale would not matter to the output, and the penalty could shrink
+    every filter together at no cost instead of zeroing some of them.
+
+    >>> plain_cnn()(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
+    """
+    if not channels:
+        raise ValueError("channels must list at least one stage width, got ()")
+    for i, c in enumerate(channels):
+        check_int(f"channels[{i}]", c, 1)
+    check_int("in_channels", in_channels, 1)
+    check_int("num_classes", num_classes, 2)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for c in channels:
+            layers += [nn.Conv2d(prev, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            prev = c
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
+        return nn.Sequential(*layers)
