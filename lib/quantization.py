@@ -1,0 +1,752 @@
+r"""Quantisation: storing each weight in a few bits instead of 32.
+
+Two families, as in the book:
+
+**Uniform (linear) quantisation** maps a real :math:`x` to an integer on a grid of step
+:math:`s` (the *scale*), shifted by an integer *zero point* :math:`z` and clamped to
+:math:`[q_\min, q_\max]`:
+
+.. math::
+
+    q = \operatorname{clamp}\big(\lfloor x/s \rceil + z,\; q_\min,\; q_\max\big), \qquad
+    \hat x = s\,(q - z).
+
+Integer arithmetic can then do the work (the grid is the same for every weight).
+:func:`linear_quantize`, :func:`dequantize` and :func:`fake_quantize` compute exactly what
+PyTorch's ``torch.fake_quantize_per_tensor_affine`` and ``..._per_channel_affine`` compute,
+bit for bit, ties included (see :func:`linear_quantize` for the one subtlety), and
+:func:`qparams` chooses :math:`s` and :math:`z` as ``torch.ao.quantization``'s
+``MinMaxObserver`` does, or by a percentile or the least squared error.
+
+**Weight sharing** (Deep Compression, Han et al. 2016) lets the grid itself be learned:
+k-means clusters a layer's weights into :math:`k` centroids (the *codebook*), and each
+weight stores only the :math:`\log_2 k`-bit index of its centroid
+(:func:`kmeans_quantize`). The centroids are then fine-tuned: the gradient of a centroid is
+the sum of the gradients of the weights that share it (:func:`centroid_gradients`,
+:class:`SharedWeights`). Product and residual quantisation (Gong et al. 2014) cluster short
+vectors of weights instead of single weights (:func:`product_quantize`,
+:func:`residual_quantize`).
+
+References
+----------
+.. [1] S. Han, H. Mao, W. J. Dally, "Deep Compression: Compressing Deep Neural Networks with
+   Pruning, Trained Quantization and Huffman Coding", ICLR 2016, arXiv:1510.00149.
+.. [2] B. Jacob et al., "Quantization and Training of Neural Networks for Efficient
+   Integer-Arithmetic-Only Inference", CVPR 2018, arXiv:1712.05877.
+.. [3] R. Krishnamoorthi, "Quantizing deep convolutional networks for efficient inference:
+   A whitepaper", 2018, arXiv:1806.08342.
+.. [4] Y. Gong, L. Liu, M. Yang, L. Bourdev, "Compressing Deep Convolutional Networks using
+   Vector Quantization", 2014, arXiv:1412.6115.
+.. [5] S. P. Lloyd, "Least squares quantization in PCM", IEEE Trans. Information Theory 28(2), 1982.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import check_choice, check_int, check_real
+
+__all__ = ["quant_range", "linear_quantize", "dequantize", "fake_quantize", "fake_quantize_per_channel",
+           "qparams", "per_channel_qparams", "quantization_error",
+           "kmeans_quantize", "kmeans_history", "centroid_gradients", "SharedWeights", "share_weights",
+           "product_quantize", "pq_reconstruct", "pq_compression_ratio",
+           "residual_quantize", "rq_reconstruct", "rq_compression_ratio"]
+
+#: Below this scale PyTorch's observers clamp (``torch.finfo(torch.float32).eps``), so that an
+#: all-zero tensor still gets a valid grid.
+EPS = float(torch.finfo(torch.float32).eps)
+
+
+# --------------------------------------------------------------------------- argument checks
+def _check_tensor(name: str, x) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"{name} must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must have at least one entry, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must contain only finite numbers (no inf or nan)")
+    return x
+
+
+def _check_scale(scale) -> float:
+    """The scale as PyTorch uses it: a float32 number, strictly positive, with a finite inverse."""
+    s = check_real("scale", scale, 0.0, lo_open=True)
+    s32 = float(np.float32(s))
+    if s32 == 0.0 or not math.isfinite(1.0 / s32):
+        raise ValueError(f"scale must be a positive float32 number with a finite inverse, got {scale!r}")
+    return s32
+
+
+def _check_range(quant_min, quant_max, zero_point=None) -> tuple[int, int]:
+    lo = check_int("quant_min", quant_min, -2**31, 2**31 - 1)
+    hi = check_int("quant_max", quant_max, -2**31, 2**31 - 1)
+    if lo >= hi:
+        raise ValueError(f"quant_min must be smaller than quant_max, got quant_min={quant_min!r}, "
+                         f"quant_max={quant_max!r}")
+    if zero_point is not None:
+        check_int("zero_point", zero_point, lo, hi)
+    return lo, hi
+
+
+def quant_range(num_bits: int, symmetric: bool = False, restricted: bool = False) -> tuple[int, int]:
+    r"""The integers a ``num_bits``-bit code can hold: :math:`[q_\min, q_\max]`.
+
+    Asymmetric (unsigned) codes: :math:`[0, 2^b - 1]`. Symmetric (signed, two's complement):
+    :math:`[-2^{b-1}, 2^{b-1} - 1]`; ``restricted`` drops the lone most negative value,
+    :math:`[-(2^{b-1} - 1), 2^{b-1} - 1]`, so that the grid is symmetric about zero.
+
+    >>> quant_range(8), quant_range(8, symmetric=True), quant_range(8, True, restricted=True)
+    ((0, 255), (-128, 127), (-127, 127))
+    """
+    num_bits = check_int("num_bits", num_bits, 1, 16)
+    if not symmetric:
+        if restricted:
+            raise ValueError("restricted must be False for an asymmetric (unsigned) range, got True")
+        return 0, 2**num_bits - 1
+    if restricted and num_bits < 2:
+        raise ValueError(f"num_bits must be at least 2 for a restricted symmetric range, got {num_bits}")
+    half = 2 ** (num_bits - 1)
+    return (-(half - 1) if restricted else -half), half - 1
+
+
+# --------------------------------------------------------------------------- the uniform quantiser
+def _quantize_float(x: torch.Tensor, inv_scale: torch.Tensor, zero_point: torch.Tensor) -> torch.Tensor:
+    """``round(x * inv_scale) + zero_point`` in ``x``'s own precision, not yet clamped.
+
+    This is PyTorch's kernel line ``z_point + std::nearbyint(x * inv_scale)``: a product in the
+    input's precision, rounded half to even (``torch.round`` is ``nearbyint``), then shifted.
+    """
+    return torch.round(x * inv_scale.to(x.dtype)) + zero_point.to(x.dtype)
+
+
+def linear_quantize(x: torch.Tensor, scale: float, zero_point: int, quant_min: int, quant_max: int) -> torch.Tensor:
+    r"""The integer codes :math:`q = \operatorname{clamp}(\lfloor x/s \rceil + z, q_\min, q_\max)` (``int64``).
+
+    Rounding is half to even (``torch.round``), and :math:`x/s` is computed the way PyTorch
+    computes it: as :math:`x \cdot (1/s)`, with :math:`1/s` rounded to float32 first. The two
+    can differ in the last bit, and a last bit decides a tie: with :math:`s = 0.3` (in float32),
+    ``x = 2.25`` gives :math:`x/s = 7.4999995` (rounds to 7) but :math:`x \cdot (1/s) = 7.5`
+    (a tie, which rounds to the even 8). Matching it makes
+    ``dequantize(linear_quantize(x, ...), ...)`` equal to ``torch.fake_quantize_per_tensor_affine``
+    for every input.
+
+    Parameters
+    ----------
+    x : float32 or float64 tensor
+    scale : float > 0
+        Grid step :math:`s`, used as a float32 number (as PyTorch does).
+    zero_point : int in [quant_min, quant_max]
+        The code of the real number 0.
+    quant_min, quant_max : int
+        The code range, e.g. from :func:`quant_range`.
+
+    >>> linear_quantize(torch.tensor([-1.0, 0.0, 0.26, 0.35, 9.0]), 0.1, 10, 0, 15)
+    tensor([ 0, 10, 13, 14, 15])
+    >>> linear_quantize(torch.tensor([2.25]), 0.3, 0, 0, 15)
+    tensor([8])
+    """
+    _check_tensor("x", x)
+    s = _check_scale(scale)
+    lo, hi = _check_range(quant_min, quant_max, zero_point)
+    inv = torch.tensor(1.0, dtype=torch.float32) / torch.tensor(s, dtype=torch.float32)  # 1.0f / scale
+    q = _quantize_float(x, inv, torch.tensor(float(zero_point)))
+    return q.clamp(lo, hi).to(torch.int64)
+
+
+def dequantize(q: torch.Tensor, scale: float, zero_point: int) -> torch.Tensor:
+    r"""The reals the codes stand for, :math:`\hat x = s\,(q - z)`, as float32.
+
+    >>> dequantize(torch.tensor([0, 10, 13]), 0.5, 10)
+    tensor([-5.0000,  0.0000,  1.5000])
+    """
+    if not isinstance(q, torch.Tensor) or q.dtype.is_floating_point or q.dtype.is_complex or q.dtype == torch.bool:
+        raise ValueError(f"q must be an integer tensor, got {getattr(q, 'dtype', type(q).__name__)}")
+    s = _check_scale(scale)
+    zp = check_int("zero_point", zero_point, -2**31, 2**31 - 1)
+    return (q.to(torch.int64) - zp).to(torch.float32) * torch.tensor(s, dtype=torch.float32)
+
+
+class _FakeQuantize(torch.autograd.Function):
+    r"""Quantise and dequantise in one step, with the straight-through gradient.
+
+    The forward pass is PyTorch's kernel: :math:`\hat x = (\operatorname{clamp}(q, q_\min, q_\max) - z)\,s`
+    with the product in float32. The backward pass passes the gradient through unchanged where
+    :math:`q_\min \le q \le q_\max` and blocks it where the value was clipped: the
+    straight-through estimator (Bengio et al. 2013) as PyTorch implements it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, inv_scale, zero_point, quant_min, quant_max):
+        q = _quantize_float(x, inv_scale, zero_point)
+        inside = (q >= quant_min) & (q <= quant_max)
+        ctx.save_for_backward(inside)
+        zp = zero_point.to(x.dtype)
+        return ((q.clamp(quant_min, quant_max) - zp).to(torch.float32) * scale).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None, None, None, None
+
+
+def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, quant_min: int, quant_max: int) -> torch.Tensor:
+    r"""Round ``x`` to the grid and back: :math:`s\,(\operatorname{clamp}(\lfloor x/s \rceil + z, q_\min, q_\max) - z)`.
+
+    Equal, bit for bit, to ``torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min,
+    quant_max)``, including its gradient (1 inside the range, 0 where ``x`` was clipped), so it can
+    stand in for it in quantisation-aware training. Stricter than PyTorch about its arguments:
+    ``scale`` must be positive and ``quant_min < quant_max``.
+
+    >>> fake_quantize(torch.tensor([0.12, 0.26, 5.0]), 0.1, 0, -8, 7)
+    tensor([0.1000, 0.3000, 0.7000])
+    """
+    _check_tensor("x", x)
+    s = _check_scale(scale)
+    lo, hi = _check_range(quant_min, quant_max, zero_point)
+    scale_t = torch.tensor(s, dtype=torch.float32)
+    return _FakeQuantize.apply(x, scale_t, 1.0 / scale_t, torch.tensor(float(zero_point)), lo, hi)
+
+
+def fake_quantize_per_channel(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, axis: int,
+                              quant_min: int, quant_max: int) -> torch.Tensor:
+    r""":func:`fake_quantize` with one scale and zero point per slice ``x.select(axis, c)``.
+
+    Equal to ``torch.fake_quantize_per_channel_affine(x, scale, zero_point, axis, quant_min, quant_max)``
+    (same argument order; ``axis`` may also count from the end, as PyTorch's op does not allow):
+    ``scale`` a float32 tensor of length ``x.shape[axis]``, ``zero_point``
+    an integer tensor of the same length, each within ``[quant_min, quant_max]``.
+    """
+    _check_tensor("x", x)
+    if x.dim() == 0:
+        raise ValueError("x must have at least one dimension (the channel axis), got a 0-d tensor")
+    axis = check_int("axis", axis, -x.dim(), x.dim() - 1) % x.dim()
+    lo, hi = _check_range(quant_min, quant_max)
+    n = x.shape[axis]
+    if not isinstance(scale, torch.Tensor) or scale.dtype != torch.float32 or scale.shape != (n,):
+        raise ValueError(f"scale must be a float32 tensor of shape ({n},) (one per channel along axis {axis}), "
+                         f"got {getattr(scale, 'dtype', type(scale).__name__)} {tuple(getattr(scale, 'shape', ()))}")
+    if not bool(((scale > 0) & torch.isfinite(scale) & torch.isfinite(1.0 / scale)).all()):
+        raise ValueError(f"scale must be positive with finite inverses, got {scale.tolist()}")
+    if (not isinstance(zero_point, torch.Tensor) or zero_point.dtype.is_floating_point or zero_point.dtype == torch.bool
+            or zero_point.shape != (n,)):
+        got = getattr(zero_point, "dtype", type(zero_point).__name__), tuple(getattr(zero_point, "shape", ()))
+        raise ValueError(f"zero_point must be an integer tensor of shape ({n},), got {got[0]} {got[1]}")
+    if bool(((zero_point < lo) | (zero_point > hi)).any()):
+        raise ValueError(f"zero_point must lie in [{lo}, {hi}] (quant_min, quant_max), got {zero_point.tolist()}")
+    shape = [1] * x.dim()
+    shape[axis] = n  # broadcast the per-channel numbers along every other axis
+    s = scale.reshape(shape)
+    return _FakeQuantize.apply(x, s, 1.0 / s, zero_point.reshape(shape).to(torch.float64), lo, hi)
+
+
+# --------------------------------------------------------------------------- choosing scale and zero point
+def _range_qparams(lo: torch.Tensor, hi: torch.Tensor, quant_min: int, quant_max: int, symmetric: bool):
+    r"""Scale and zero point that fit the real range ``[lo, hi]`` (float32 tensors) to the codes.
+
+    The same float32 operations as ``torch.ao.quantization``'s observers, so the same numbers:
+
+    * the range is widened to include 0, so that 0 (zero padding, ReLU outputs, pruned weights)
+      is represented exactly;
+    * asymmetric: :math:`s = (\max - \min)/(q_\max - q_\min)`,
+      :math:`z = q_\min - \lfloor \min/s \rceil`, clamped to the range;
+    * symmetric: :math:`s = \max(|\min|, |\max|) \,/\, \tfrac12 (q_\max - q_\min)` and :math:`z = 0`.
+      For the full signed range :math:`[-128, 127]` this divides by 127.5, not 127: the grid
+      :math:`[-128 s, 127 s]` then reaches every :math:`x \in [-127.5 s, 127.5 s]` within half a step
+      (:math:`+\max` maps to about 127.5 and is clipped to 127, an error of half a step);
+    * :math:`s` is at least float32's machine epsilon (an all-zero tensor still gets a grid).
+    """
+    zero = torch.zeros_like(lo)
+    lo, hi = torch.minimum(lo, zero), torch.maximum(hi, zero)
+    eps = torch.tensor(EPS, dtype=torch.float32)
+    if symmetric:
+        amax = torch.maximum(-lo, hi)
+        scale = torch.maximum(amax / (float(quant_max - quant_min) / 2), eps)
+        zero_point = torch.zeros_like(scale, dtype=torch.int64)
+    else:
+        scale = torch.maximum((hi - lo) / float(quant_max - quant_min), eps)
+        zero_point = torch.clamp(quant_min - torch.round(lo / scale).to(torch.int64), quant_min, quant_max)
+    return scale, zero_point
+
+
+def _mse_search(x: torch.Tensor, lo: float, hi: float, quant_min: int, quant_max: int, symmetric: bool,
+                grid: int) -> tuple[float, float]:
+    """The clipping range ``(a lo, a hi)``, ``a`` in ``{1, (grid-1)/grid, ..., 1/grid}``, of least MSE."""
+    best, best_err = (lo, hi), math.inf
+    for i in range(grid, 0, -1):  # from the full range down: ties keep the wider range
+        a = i / grid
+        s, z = _range_qparams(torch.tensor(a * lo, dtype=torch.float32), torch.tensor(a * hi, dtype=torch.float32),
+                              quant_min, quant_max, symmetric)
+        err = float((fake_quantize(x, float(s), int(z), quant_min, quant_max).double() - x.double()).pow(2).mean())
+        if err < best_err:
+            best, best_err = (a * lo, a * hi), err
+    return best
+
+
+def qparams(x: torch.Tensor, num_bits: int = 8, symmetric: bool = False, method: str = "minmax",
+            percentile: float = 99.99, restricted: bool = False, grid: int = 100) -> tuple[float, int]:
+    r"""A scale and zero point for quantising ``x`` to ``num_bits`` bits, per tensor.
+
+    The codes are :func:`quant_range` ``(num_bits, symmetric, restricted)``: unsigned
+    :math:`[0, 2^b - 1]` with a zero point for ``symmetric=False``, signed with zero point 0 for
+    ``symmetric=True``. The method chooses the real range the grid covers:
+
+    ``"minmax"``
+        :math:`[\min x, \max x]`: nothing is clipped, but a single outlier stretches the grid
+        for everyone. The numbers are those of ``torch.ao.quantization.MinMaxObserver``
+        (``quint8``/per-tensor affine for 8-bit asymmetric, ``qint8``/per-tensor symmetric for
+        8-bit symmetric), computed with the same float32 operations (see below).
+    ``"percentile"``
+        Clip the outliers: the range is the ``percentile``-th percentile of :math:`|x|`
+        (symmetric), or the ``100 - percentile``-th to ``percentile``-th percentiles of
+        :math:`x` (asymmetric), linearly interpolated.
+    ``"mse"``
+        Shrink the min-max range by a factor :math:`a \in \{1, \tfrac{g-1}{g}, \dots, \tfrac1g\}`
+        (:math:`g` = ``grid``) and keep the factor of least mean squared error
+        :math:`\overline{(\hat x - x)^2}`: clipping a few large values in exchange for a finer
+        step for all the others.
+
+    In every case the range is widened to include 0 (so 0 is exactly representable) and then
+
+    .. math::
+
+        s = \frac{\max - \min}{q_\max - q_\min},\quad z = q_\min - \Big\lfloor \frac{\min}{s} \Big\rceil
+        \quad\text{(asymmetric)};\qquad
+        s = \frac{\max(|\min|, |\max|)}{(q_\max - q_\min)/2},\quad z = 0 \quad\text{(symmetric)},
+
+    with :math:`s \ge` float32's epsilon, as PyTorch's observers do. Two consequences of copying
+    them: for the full signed range the symmetric scale divides by :math:`127.5`, not 127 (the
+    largest positive value is clipped by half a step, within the usual half-step error); and an
+    observer built with ``reduce_range=True`` uses one bit less (:math:`[0, 127]`), which here is
+    ``num_bits=7``.
+
+    Parameters
+    ----------
+    x : float32 or float64 tensor
+        The values to quantise (a weight, or a batch of activations).
+    num_bits : int in [1, 16]
+    symmetric, restricted : bool
+        The code range, see :func:`quant_range`.
+    method : {"minmax", "percentile", "mse"}
+    percentile : float in (0, 100]
+        For ``method="percentile"``.
+    grid : int
+        Number of shrink factors tried by ``method="mse"``.
+
+    Returns
+    -------
+    (float, int)
+        ``scale`` (a float32 number) and ``zero_point``.
+
+    >>> qparams(torch.tensor([-1.0, 0.5, 2.0]), 8)
+    (0.0117647061124444, 85)
+    """
+    _check_tensor("x", x)
+    num_bits = check_int("num_bits", num_bits, 1, 16)
+    check_choice("method", method, ("minmax", "percentile", "mse"))
+    quant_min, quant_max = quant_range(num_bits, symmetric, restricted)
+    lo, hi = _method_range(x, method, symmetric, percentile, grid, quant_min, quant_max)
+    scale, zero_point = _range_qparams(lo, hi, quant_min, quant_max, symmetric)
+    return float(scale), int(zero_point)
+
+
+def _method_range(x, method, symmetric, percentile, grid, quant_min, quant_max):
+    """The real range ``(lo, hi)`` (0-d float32 tensors) that ``method`` chooses for ``x``."""
+    if method == "minmax":
+        return x.min().float(), x.max().float()
+    if method == "percentile":
+        p = check_real("percentile", percentile, 0.0, 100.0, lo_open=True)
+        values = x.detach().double().cpu().numpy().reshape(-1)
+        if symmetric:
+            a = float(np.quantile(np.abs(values), p / 100))
+            lo, hi = -a, a
+        else:
+            lo, hi = float(np.quantile(values, 1 - p / 100)), float(np.quantile(values, p / 100))
+        return torch.tensor(lo, dtype=torch.float32), torch.tensor(hi, dtype=torch.float32)
+    grid = check_int("grid", grid, 1, 10_000)
+    lo, hi = _mse_search(x, float(x.min()), float(x.max()), quant_min, quant_max, symmetric, grid)
+    return torch.tensor(lo, dtype=torch.float32), torch.tensor(hi, dtype=torch.float32)
+
+
+def per_channel_qparams(x: torch.Tensor, num_bits: int = 8, axis: int = 0, symmetric: bool = True,
+                        restricted: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Min-max :func:`qparams` for each slice ``x.select(axis, c)`` (e.g. each output channel of a weight).
+
+    The numbers of ``torch.ao.quantization.PerChannelMinMaxObserver`` (``ch_axis=axis``).
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        ``scale`` (float32) and ``zero_point`` (int32), one per channel: what
+        :func:`fake_quantize_per_channel` and ``torch.fake_quantize_per_channel_affine`` take.
+    """
+    _check_tensor("x", x)
+    if x.dim() == 0:
+        raise ValueError("x must have at least one dimension (the channel axis), got a 0-d tensor")
+    num_bits = check_int("num_bits", num_bits, 1, 16)
+    axis = check_int("axis", axis, -x.dim(), x.dim() - 1) % x.dim()
+    quant_min, quant_max = quant_range(num_bits, symmetric, restricted)
+    rows = x.detach().movedim(axis, 0).reshape(x.shape[axis], -1)
+    lo, hi = rows.min(dim=1).values.float(), rows.max(dim=1).values.float()
+    scale, zero_point = _range_qparams(lo, hi, quant_min, quant_max, symmetric)
+    return scale, zero_point.to(torch.int32)
+
+
+def quantization_error(x: torch.Tensor, num_bits: int = 8, symmetric: bool = False, method: str = "minmax",
+                       **options) -> dict:
+    r"""Quantise ``x`` per tensor (:func:`qparams`, then :func:`fake_quantize`) and measure the damage.
+
+    ``options`` are passed to :func:`qparams` (``percentile``, ``restricted``, ``grid``).
+
+    Returns
+    -------
+    dict
+        ``mse`` (:math:`\overline{(\hat x - x)^2}`), ``max_error`` (:math:`\max|\hat x - x|`),
+        ``sqnr_db`` (signal to quantisation noise, :math:`10\log_{10} \overline{x^2}/\text{mse}`; inf
+        when exact), ``clipped`` (fraction of entries more than half a step outside the grid, where
+        the error exceeds :math:`s/2`), and ``scale``,
+        ``zero_point``, ``quant_min``, ``quant_max``.
+    """
+    scale, zero_point = qparams(x, num_bits, symmetric, method, **options)
+    quant_min, quant_max = quant_range(num_bits, symmetric, options.get("restricted", False))
+    x_hat = fake_quantize(x, scale, zero_point, quant_min, quant_max)
+    err = (x_hat.double() - x.double())
+    mse = float(err.pow(2).mean())
+    power = float(x.double().pow(2).mean())
+    lo, hi = scale * (quant_min - zero_point), scale * (quant_max - zero_point)
+    return {"mse": mse, "max_error": float(err.abs().max()),
+            "sqnr_db": math.inf if mse == 0 else (10 * math.log10(power / mse) if power > 0 else -math.inf),
+            "clipped": float(((x < lo - scale / 2) | (x > hi + scale / 2)).double().mean()),
+            "scale": scale, "zero_point": zero_point, "quant_min": quant_min, "quant_max": quant_max}
+
+
+# --------------------------------------------------------------------------- weight sharing by k-means
+def _check_mask(mask, weight: torch.Tensor) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor) or mask.shape != weight.shape:
+        raise ValueError(f"mask must be a tensor of the weight's shape {tuple(weight.shape)}, got "
+                         f"{tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__}")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError("mask must hold only 0 and 1 (or False and True)")
+    return mask.bool()
+
+
+def _init_centroids(values: torch.Tensor, n_clusters: int, init: str, seed: int) -> torch.Tensor:
+    """Deep Compression's three initialisations, on the 1-D float64 ``values``; sorted."""
+    if init == "linear":  # evenly spaced between the smallest and the largest weight
+        return torch.linspace(float(values.min()), float(values.max()), n_clusters, dtype=torch.float64)
+    if init == "density":  # evenly spaced in the CDF: the (i + 1/2)/k quantiles
+        levels = (np.arange(n_clusters) + 0.5) / n_clusters
+        return torch.from_numpy(np.quantile(values.numpy(), levels))
+    distinct = torch.unique(values)  # "random": k distinct weights, drawn with a seeded generator
+    pick = torch.randperm(len(distinct), generator=torch.Generator().manual_seed(seed))[:n_clusters]
+    return distinct[pick].sort().values
+
+
+def _assign(values: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """Index of the nearest centroid (sorted centroids: compare with the midpoints between them).
+
+    A value exactly halfway between two centroids goes to the lower one.
+    """
+    midpoints = (centroids[1:] + centroids[:-1]) / 2
+    return torch.bucketize(values, midpoints, right=False)
+
+
+def _lloyd(weight: torch.Tensor, n_clusters: int, init: str, iters: int, seed: int, mask):
+    """Lloyd's algorithm on the (kept) entries of ``weight``: centroids, labels, MSE per iteration."""
+    if not isinstance(weight, torch.Tensor) or not weight.dtype.is_floating_point:
+        got = getattr(weight, "dtype", type(weight).__name__)
+        raise ValueError(f"weight must be a floating-point tensor, got {got}")
+    check_choice("init", init, ("linear", "density", "random"))
+    iters = check_int("iters", iters, 0)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    w = weight.detach().cpu()
+    keep = torch.ones_like(w, dtype=torch.bool) if mask is None else _check_mask(mask.detach().cpu(), w)
+    values = w[keep].double()
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("weight must contain only finite numbers")
+    if values.numel() == 0:
+        raise ValueError("mask must keep at least one weight, got an all-zero mask")
+    check_int("n_clusters", n_clusters, 1, len(torch.unique(values)))  # at most one centroid per distinct value
+
+    centroids = _init_centroids(values, n_clusters, init, seed)
+    labels = _assign(values, centroids)
+    history = [float((centroids[labels] - values).pow(2).mean())]
+    for _ in range(iters):
+        # Update step: each centroid moves to the mean of its cluster (an empty one stays put).
+        sums = torch.zeros(n_clusters, dtype=torch.float64).index_add_(0, labels, values)
+        counts = torch.bincount(labels, minlength=n_clusters)
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+        # Assignment step: each weight joins its nearest centroid.
+        new = _assign(values, centroids)
+        history.append(float((centroids[new] - values).pow(2).mean()))
+        if torch.equal(new, labels):
+            break
+        labels = new
+    return centroids, labels, keep, history
+
+
+def kmeans_quantize(weight: torch.Tensor, n_clusters: int, init: str = "linear", iters: int = 30, seed: int = 0,
+                    mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Share weights: cluster them into ``n_clusters`` centroids by k-means (Lloyd's algorithm).
+
+    One-dimensional k-means minimises the within-cluster squared error
+    :math:`\sum_i (w_i - c_{\ell_i})^2` by alternating two steps, neither of which can increase it:
+    assign every weight to its nearest centroid, then move every centroid to the mean of its
+    weights. It stops after ``iters`` updates or when no label changes (:func:`kmeans_history`
+    records the error). Deep Compression compares three starting points:
+
+    ``"linear"``
+        Centroids evenly spaced between the smallest and the largest weight. The paper's choice:
+        it keeps centroids at the rare large weights, which matter most.
+    ``"density"``
+        Evenly spaced in the cumulative distribution (the :math:`(i+\frac12)/k` quantiles):
+        crowded where the weights are, so few centroids for the large weights.
+    ``"random"``
+        ``n_clusters`` distinct weights drawn with ``seed``.
+
+    Parameters
+    ----------
+    weight : tensor
+        Any shape.
+    n_clusters : int
+        Number of shared values, at least 1 and at most the number of distinct (kept) weights.
+    mask : tensor, optional
+        1 (True) for the weights to cluster, 0 for pruned ones, e.g. a pruned module's
+        ``weight_mask``. Pruned weights stay exactly 0 and take no part in the clustering.
+
+    Returns
+    -------
+    codebook : Tensor
+        The ``n_clusters`` shared values, in ``weight``'s dtype, sorted ascending. With a ``mask``
+        it has ``n_clusters + 1`` entries: ``codebook[0]`` is exactly 0, the code of every pruned
+        weight (a sparse format needs a code for zero, see :func:`lib.coding.relative_entries`),
+        and ``codebook[1:]`` are the ``n_clusters`` centroids, sorted ascending.
+    labels : Tensor
+        ``int64``, the shape of ``weight``: the index into ``codebook`` of each weight, so
+        ``codebook[labels]`` is the shared-weight tensor. With a ``mask``, label 0 marks the
+        pruned weights and kept ones have labels ``1 .. n_clusters``.
+
+    >>> codebook, labels = kmeans_quantize(torch.tensor([0.1, 0.2, 0.9, 1.1]), 2)
+    >>> codebook, labels
+    (tensor([0.1500, 1.0000]), tensor([0, 0, 1, 1]))
+    """
+    centroids, labels, keep, _ = _lloyd(weight, n_clusters, init, iters, seed, mask)
+    if mask is None:
+        return centroids.to(weight.dtype), labels.reshape(weight.shape)
+    codebook = torch.cat([torch.zeros(1, dtype=torch.float64), centroids]).to(weight.dtype)
+    full = torch.zeros(weight.shape, dtype=torch.int64)
+    full[keep] = labels + 1
+    return codebook, full
+
+
+def kmeans_history(weight: torch.Tensor, n_clusters: int, init: str = "linear", iters: int = 30, seed: int = 0,
+                   mask: torch.Tensor | None = None) -> list[float]:
+    r"""The mean squared error :math:`\overline{(w - c_\ell)^2}` over the clustered weights, after the
+    initial assignment and after each Lloyd iteration of :func:`kmeans_quantize` (same arguments).
+
+    Never increasing; it stops early once the labels no longer change.
+    """
+    return _lloyd(weight, n_clusters, init, iters, seed, mask)[3]
+
+
+def centroid_gradients(grad: torch.Tensor, labels: torch.Tensor, n_clusters: int) -> torch.Tensor:
+    r"""The gradient of each shared value: the sum of the gradients of the weights that share it.
+
+    If :math:`w_i = c_{\ell_i}`, the chain rule gives
+    :math:`\partial L/\partial c_k = \sum_i \partial L/\partial w_i \cdot \mathbb 1[\ell_i = k]`
+    (Deep Compression, eq. 3): group the weight gradients by label and add them up. This is also
+    what autograd computes for ``codebook[labels]``.
+
+    Parameters
+    ----------
+    grad : tensor
+        :math:`\partial L / \partial W`, e.g. ``module.weight.grad``.
+    labels : tensor
+        Integer labels in ``[0, n_clusters)``, of ``grad``'s shape.
+    n_clusters : int
+        The codebook length (with a mask from :func:`kmeans_quantize`, the centroids plus the zero).
+
+    >>> centroid_gradients(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([0, 1, 0, 1]), 3)
+    tensor([4., 6., 0.])
+    """
+    n_clusters = check_int("n_clusters", n_clusters, 1)
+    if not isinstance(grad, torch.Tensor) or not isinstance(labels, torch.Tensor) or grad.shape != labels.shape:
+        raise ValueError(f"grad and labels must be tensors of the same shape, got "
+                         f"{tuple(getattr(grad, 'shape', ()))} and {tuple(getattr(labels, 'shape', ()))}")
+    out_of_range = labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_clusters)
+    if labels.dtype.is_floating_point or out_of_range:
+        raise ValueError(f"labels must be integers in [0, {n_clusters - 1}] (n_clusters={n_clusters})")
+    return torch.zeros(n_clusters, dtype=grad.dtype).index_add_(0, labels.reshape(-1).long(), grad.reshape(-1))
+
+
+class SharedWeights(nn.Module):
+    r"""A parametrisation ``weight = codebook[labels]`` whose trainable parameters are the centroids.
+
+    Registered with ``torch.nn.utils.parametrize.register_parametrization`` (see :func:`share_weights`),
+    ``module.weight`` is recomputed from the centroids at every use, so back-propagation delivers
+    :func:`centroid_gradients` to ``centroids`` and fine-tuning moves the shared values while
+    every weight keeps its cluster. With ``zero_code=True`` (a pruned layer) label 0 stands for
+    an exact 0 that is not trained, and labels ``1..k`` for the ``k`` centroids, as in
+    :func:`kmeans_quantize`.
+    """
+
+    def __init__(self, codebook: torch.Tensor, labels: torch.Tensor, zero_code: bool = False):
+        super().__init__()
+        if zero_code and float(codebook[0]) != 0.0:
+            raise ValueError(f"codebook[0] must be 0 when zero_code is True, got {float(codebook[0])}")
+        self.zero_code = bool(zero_code)
+        self.centroids = nn.Parameter((codebook[1:] if zero_code else codebook).detach().clone())
+        self.register_buffer("labels", labels.detach().clone())
+
+    @property
+    def codebook(self) -> torch.Tensor:
+        """All shared values, in the order labels index them (the 0 first with ``zero_code``)."""
+        if not self.zero_code:
+            return self.centroids
+        return torch.cat([torch.zeros(1, dtype=self.centroids.dtype), self.centroids])
+
+    def forward(self, _original: torch.Tensor) -> torch.Tensor:
+        return self.codebook[self.labels]
+
+
+def share_weights(module: nn.Module, n_clusters: int, init: str = "linear", iters: int = 30, name: str = "weight",
+                  mask: torch.Tensor | None = None) -> SharedWeights:
+    """Cluster ``module.<name>`` (:func:`kmeans_quantize`) and make it shared (:class:`SharedWeights`), in place.
+
+    The original tensor stays in the module (``module.parametrizations.<name>.original``) but no
+    longer trains: only the centroids do. Returns the parametrisation.
+    """
+    from torch.nn.utils import parametrize
+
+    if not hasattr(module, name) or not isinstance(getattr(module, name), torch.Tensor):
+        raise ValueError(f"name must name a tensor of the module, got {name!r}")
+    weight = getattr(module, name).detach()
+    codebook, labels = kmeans_quantize(weight, n_clusters, init, iters, mask=mask)
+    shared = SharedWeights(codebook, labels, zero_code=mask is not None)
+    parametrize.register_parametrization(module, name, shared, unsafe=True)
+    getattr(module.parametrizations, name).original.requires_grad_(False)
+    return shared
+
+
+# --------------------------------------------------------------------------- vector quantisation (Gong et al.)
+def _kmeans_vectors(X: torch.Tensor, k: int, iters: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lloyd's algorithm on the rows of ``X`` (n, d), started from ``k`` distinct rows drawn with ``seed``."""
+    distinct = torch.unique(X, dim=0)
+    if k > len(distinct):
+        raise ValueError(f"n_clusters must be at most the number of distinct sub-vectors ({len(distinct)}), got {k}")
+    g = torch.Generator().manual_seed(seed)
+    centroids = distinct[torch.randperm(len(distinct), generator=g)[:k]].clone()
+    labels = torch.cdist(X, centroids).argmin(dim=1)
+    for _ in range(iters):
+        sums = torch.zeros_like(centroids).index_add_(0, labels, X)
+        counts = torch.bincount(labels, minlength=k)[:, None]
+        centroids = torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+        new = torch.cdist(X, centroids).argmin(dim=1)
+        if torch.equal(new, labels):
+            break
+        labels = new
+    return centroids, labels
+
+
+def _check_matrix(W) -> torch.Tensor:
+    if not isinstance(W, torch.Tensor) or W.dim() != 2 or not W.dtype.is_floating_point:
+        raise ValueError(f"W must be a 2-D floating-point tensor, got "
+                         f"{tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__}")
+    return W.detach().double()
+
+
+def product_quantize(W: torch.Tensor, n_subvectors: int, n_clusters: int, iters: int = 25,
+                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Product quantisation of the rows of a matrix (Gong et al. 2014, section 3.3).
+
+    :math:`W \in \mathbb R^{m \times n}` is cut column-wise into ``s = n_subvectors`` blocks of
+    :math:`n/s` columns. In each block the :math:`m` row pieces are clustered into
+    :math:`k` = ``n_clusters`` centroids, and each row piece stores the index of its centroid.
+
+    Returns
+    -------
+    codebooks : Tensor
+        Shape ``(s, k, n/s)``: block :math:`j`'s centroids.
+    codes : Tensor
+        Shape ``(m, s)``, ``int64``: the centroid of row :math:`i` in block :math:`j`.
+        :func:`pq_reconstruct` rebuilds the approximation of :math:`W`.
+    """
+    X = _check_matrix(W)
+    m, n = X.shape
+    s = check_int("n_subvectors", n_subvectors, 1, n)
+    if n % s:
+        raise ValueError(f"n_subvectors must divide the number of columns ({n}), got {n_subvectors}")
+    k = check_int("n_clusters", n_clusters, 1, m)
+    iters = check_int("iters", iters, 0)
+    books, codes = [], []
+    for j, block in enumerate(X.split(n // s, dim=1)):
+        c, lab = _kmeans_vectors(block.contiguous(), k, iters, seed + j)
+        books.append(c)
+        codes.append(lab)
+    return torch.stack(books).to(W.dtype), torch.stack(codes, dim=1)
+
+
+def pq_reconstruct(codebooks: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """The matrix product quantisation stands for: block :math:`j` of row :math:`i` is ``codebooks[j, codes[i, j]]``."""
+    s = codebooks.shape[0]
+    return torch.cat([codebooks[j][codes[:, j]] for j in range(s)], dim=1)
+
+
+def pq_compression_ratio(m: int, n: int, k: int, s: int) -> float:
+    r"""Compression of product quantisation: :math:`\dfrac{32mn}{32kn + m s \log_2 k}`.
+
+    The :math:`s` codebooks hold :math:`k` centroids of :math:`n/s` floats each (:math:`kn`
+    floats together) and each of the :math:`m` rows stores :math:`s` codes of
+    :math:`\log_2 k` bits (Gong et al. 2014, section 3.3).
+    """
+    m, n, k, s = check_int("m", m, 1), check_int("n", n, 1), check_int("k", k, 1), check_int("s", s, 1, n)
+    return 32 * m * n / (32 * k * n + m * s * math.log2(k))
+
+
+def residual_quantize(W: torch.Tensor, n_stages: int, n_clusters: int, iters: int = 25,
+                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Residual quantisation of the rows of a matrix (Gong et al. 2014, section 3.4).
+
+    Stage 1 clusters the rows of :math:`W` into :math:`k` centroids; stage :math:`t` clusters
+    what the stages before left over, :math:`W - \sum_{u<t} \text{(stage } u\text{'s reconstruction)}`.
+    Each row stores one code per stage, and is approximated by the sum of its centroids.
+
+    Returns
+    -------
+    codebooks : Tensor
+        Shape ``(t, k, n)``.
+    codes : Tensor
+        Shape ``(m, t)``, ``int64``. :func:`rq_reconstruct` rebuilds the approximation.
+    """
+    X = _check_matrix(W)
+    m, _ = X.shape
+    t = check_int("n_stages", n_stages, 1)
+    k = check_int("n_clusters", n_clusters, 1, m)
+    iters = check_int("iters", iters, 0)
+    residual, books, codes = X.clone(), [], []
+    for stage in range(t):
+        c, lab = _kmeans_vectors(residual, min(k, len(torch.unique(residual, dim=0))), iters, seed + stage)
+        if len(c) < k:  # the residual has fewer distinct rows than k: pad with unused zero centroids
+            c = torch.cat([c, torch.zeros(k - len(c), c.shape[1], dtype=c.dtype)])
+        books.append(c)
+        codes.append(lab)
+        residual = residual - c[lab]
+    return torch.stack(books).to(W.dtype), torch.stack(codes, dim=1)
+
+
+def rq_reconstruct(codebooks: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """The matrix residual quantisation stands for: the sum over stages of each row's centroid."""
+    return sum(codebooks[t][codes[:, t]] for t in range(codebooks.shape[0]))
+
+
+def rq_compression_ratio(m: int, n: int, k: int, t: int) -> float:
+    r"""Compression of residual quantisation: :math:`\dfrac{32mn}{32tkn + m t \log_2 k}`
+    (:math:`t` codebooks of :math:`k` full-length centroids, :math:`t` codes per row)."""
+    m, n, k, t = check_int("m", m, 1), check_int("n", n, 1), check_int("k", k, 1), check_int("t", t, 1)
+    return 32 * m * n / (32 * t * k * n + m * t * math.log2(k))
+

@@ -1,0 +1,206 @@
+"""lib.coding: Huffman codes against an independent optimum, and Deep Compression's bit count by hand."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import random
+
+import pytest
+import torch
+
+from lib import coding, measure
+from lib.quantization import kmeans_quantize
+
+torch.set_num_threads(1)
+
+
+def brute_force_optimum(counts):
+    """Least total length over all codeword-length vectors that satisfy Kraft's inequality
+    (every such vector is realised by some prefix code), found by exhaustive search."""
+    n = len(counts)
+    if n == 1:
+        return counts[0]
+    best = math.inf
+    for lengths in itertools.product(range(1, n), repeat=n):
+        if sum(2.0 ** -l for l in lengths) <= 1.0:
+            best = min(best, sum(c * l for c, l in zip(counts, lengths)))
+    return best
+
+
+def merge_cost(counts):
+    """Huffman's cost as the sum of the weights of all merged nodes (written independently)."""
+    heap = list(counts)
+    heapq.heapify(heap)
+    cost = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        cost += merged
+        heapq.heappush(heap, merged)
+    return cost
+
+
+def random_frequencies(rng, n):
+    return {f"s{i}": rng.randint(1, 50) for i in range(n)}
+
+
+@pytest.mark.parametrize("n", range(1, 7))
+def test_huffman_is_optimal_against_brute_force(n):
+    rng = random.Random(n)
+    for _ in range(5):
+        freq = random_frequencies(rng, n)
+        code = coding.huffman_code(freq)
+        total = sum(freq[s] * len(code[s]) for s in freq)
+        assert total == brute_force_optimum(list(freq.values()))
+
+
+def test_huffman_cost_equals_sum_of_merges_and_is_within_a_bit_of_entropy():
+    rng = random.Random(0)
+    for n in (2, 3, 10, 40, 200):
+        freq = random_frequencies(rng, n)
+        code = coding.huffman_code(freq)
+        assert sum(freq[s] * len(code[s]) for s in freq) == merge_cost(list(freq.values()))
+        H, L = coding.entropy(freq), coding.expected_length(code, freq)
+        assert H <= L + 1e-12 and L < H + 1
+
+
+def test_prefix_free_and_complete():
+    rng = random.Random(1)
+    for n in (2, 5, 33):
+        code = coding.huffman_code(random_frequencies(rng, n))
+        assert coding.is_prefix_free(code)
+        assert coding.kraft_sum(code) == 1.0
+    assert not coding.is_prefix_free({"a": "0", "b": "01"})
+
+
+def test_round_trip_on_random_sequences():
+    rng = random.Random(2)
+    for n in (1, 2, 7, 30):
+        symbols = list(range(n))
+        seq = [rng.choice(symbols) for _ in range(500)]
+        freq = {s: seq.count(s) for s in set(seq)}
+        code = coding.huffman_code(freq)
+        bits = coding.huffman_encode(seq, code)
+        assert len(bits) == sum(len(code[s]) for s in seq)
+        assert coding.huffman_decode(bits, code) == seq
+
+
+def test_deterministic_tie_breaking_and_one_symbol():
+    freq = {"d": 1, "b": 1, "a": 1, "c": 1, "e": 2}
+    reordered = dict(reversed(list(freq.items())))
+    assert coding.huffman_code(freq) == coding.huffman_code(reordered)
+    assert coding.huffman_code({"x": 5}) == {"x": "0"}
+    assert coding.huffman_decode("000", {"x": "0"}) == ["x", "x", "x"]
+    assert coding.entropy({"x": 5}) == 0.0
+
+
+def test_tree_is_jsonable_and_matches_the_code():
+    freq = {0: 5, 1: 2, 2: 1, 3: 1}
+    nodes = coding.huffman_tree(freq)
+    json.dumps(nodes)
+    assert [n["id"] for n in nodes] == list(range(len(nodes)))
+    assert nodes[-1]["weight"] == 9 and nodes[-1]["code"] == ""
+    leaves = {n["symbol"]: n["code"] for n in nodes if not n["children"]}
+    assert leaves == coding.huffman_code(freq)
+    for n in nodes:
+        if n["children"]:
+            assert n["weight"] == sum(nodes[c]["weight"] for c in n["children"])
+
+
+def test_canonical_code_and_table_bits():
+    code = coding.huffman_code({0: 5, 1: 2, 2: 1, 3: 1})
+    canon = coding.canonical_code(code)
+    assert coding.code_lengths(canon) == coding.code_lengths(code)
+    assert coding.is_prefix_free(canon)
+    assert canon == {0: "0", 1: "10", 2: "110", 3: "111"}
+    # 4 symbols of 2 bits: dense 4 * 5 = 20 < sparse 3 + 4 * 7 = 31, plus the layout bit
+    assert coding.huffman_table_bits(code, symbol_bits=2) == 21
+    # 2 of 256 symbols: sparse 9 + 2 * 13 = 35 < dense 256 * 5
+    assert coding.huffman_table_bits({7: "0", 200: "1"}, symbol_bits=8) == 36
+    with pytest.raises(ValueError, match="code"):
+        coding.huffman_table_bits({300: "0", 1: "1"}, symbol_bits=8)
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: coding.huffman_code({}), "frequencies"),
+    (lambda: coding.huffman_code({"a": 0, "b": 1}), "frequencies"),
+    (lambda: coding.huffman_code({"a": -2}), "frequencies"),
+    (lambda: coding.huffman_code([("a", 1)]), "frequencies"),
+    (lambda: coding.entropy({"a": math.nan}), "frequencies"),
+    (lambda: coding.huffman_encode("abz", {"a": "0", "b": "1"}), "symbols"),
+    (lambda: coding.huffman_decode("0120", {"a": "0", "b": "1"}), "bits"),
+    (lambda: coding.huffman_decode("10", {"a": "0", "b": "11"}), "bits"),  # "10" starts no codeword
+    (lambda: coding.huffman_decode("011", {"a": "0", "b": "10"}), "bits"),  # trailing "1"
+    (lambda: coding.huffman_decode("01", {"a": "0", "b": "01"}), "code"),  # not prefix-free
+    (lambda: coding.expected_length({"a": "0"}, {"a": 1, "b": 1}), "frequencies"),
+    (lambda: coding.huffman_table_bits({0: "0"}, symbol_bits=0), "symbol_bits"),
+])
+def test_bad_arguments_raise_valueerror_naming_them(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# --------------------------------------------------------------------------- Deep Compression's format
+@pytest.mark.parametrize("index_bits", [1, 2, 3, 5, 8])
+def test_relative_entries_count_and_round_trip(index_bits):
+    g = torch.Generator().manual_seed(index_bits)
+    for density in (0.02, 0.1, 0.5):
+        labels = torch.randint(1, 9, (3000,), generator=g) * (torch.rand(3000, generator=g) < density)
+        gaps, codes = coding.relative_entries(labels, index_bits)
+        assert len(gaps) == measure.relative_index_entries(labels, index_bits)
+        assert int(gaps.max()) < 2**index_bits and int(gaps.min()) >= 0
+        assert int((codes != 0).sum()) == int((labels != 0).sum())
+        assert torch.equal(coding.relative_decode(gaps, codes, len(labels)), labels)
+
+
+def test_deep_compression_bits_by_hand():
+    # Nine weights, index width 2 (gaps up to 3). Non-zeros at 1, 7, 8 with codes 3, 1, 2.
+    # Entries: (gap 1, code 3); 5 zeros before position 7 > 3, so a padding (gap 3, code 0)
+    # covers positions 2-5; then (gap 1, code 1) and (gap 0, code 2).
+    codebook = torch.tensor([0.0, -1.0, 0.5, 2.0])
+    labels = torch.tensor([0, 3, 0, 0, 0, 0, 0, 1, 2])
+    r = coding.deep_compression_bits(codebook, labels, index_bits=2)
+    assert (r["weights"], r["nonzero"], r["padding"], r["entries"]) == (9, 3, 1, 4)
+    assert (r["clusters"], r["used_clusters"], r["weight_bits"]) == (3, 3, 2)
+    assert (r["dense"], r["index"], r["codes"], r["codebook"]) == (288, 8, 8, 96)
+    assert r["fixed_total"] == 8 + 8 + 96
+    # Huffman: gaps {1: 2, 3: 1, 0: 1} -> lengths 1, 2, 2 -> 6 bits; codes {3, 0, 1, 2} once each -> 8 bits.
+    # Each table: 4 symbols of 2 bits, dense layout 4 x 5 bits + 1 layout bit = 21.
+    assert (r["huffman_index"], r["huffman_index_table"]) == (6, 21)
+    assert (r["huffman_codes"], r["huffman_codes_table"]) == (8, 21)
+    assert r["huffman_total"] == r["total"] == 6 + 21 + 8 + 21 + 96
+    assert r["compression"] == 288 / r["total"]
+    assert coding.deep_compression_bits(codebook, labels, 2, huffman=False)["total"] == 112
+
+
+def test_deep_compression_bits_of_a_shared_pruned_layer():
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(100, 80, generator=g)
+    mask = torch.rand(100, 80, generator=g) < 0.1
+    codebook, labels = kmeans_quantize(w * mask, 31, mask=mask)
+    r = coding.deep_compression_bits(codebook, labels, index_bits=5)
+    assert r["weight_bits"] == 5 and r["nonzero"] == int(mask.sum())
+    # the fixed-width entries are measure.storage_bits' relative format at 5-bit values
+    assert r["index"] + r["codes"] == measure.storage_bits(codebook[labels], "relative", value_bits=5, index_bits=5)
+    assert r["huffman_index"] < r["index"] and r["huffman_codes"] < r["codes"]
+    assert r["avg_index_bits"] == r["huffman_index"] / r["entries"]
+    unused = torch.cat([codebook, torch.tensor([9.0])])  # a centroid no weight points at is not stored
+    assert coding.deep_compression_bits(unused, labels, 5)["codebook"] == r["codebook"]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: coding.deep_compression_bits(torch.tensor([1.0, 2.0]), torch.tensor([0, 1])), "codebook"),
+    (lambda: coding.deep_compression_bits(torch.tensor([0.0, 2.0]), torch.tensor([0, 2])), "labels"),
+    (lambda: coding.deep_compression_bits(torch.tensor([0.0, 2.0]), torch.tensor([0.0, 1.0])), "labels"),
+    (lambda: coding.deep_compression_bits(torch.zeros(5), torch.tensor([0, 1]), weight_bits=2), "weight_bits"),
+    (lambda: coding.deep_compression_bits(torch.zeros(5), torch.tensor([0, 1]), index_bits=0), "index_bits"),
+    (lambda: coding.relative_entries(torch.tensor([0.5]), 2), "labels"),
+    (lambda: coding.reproduce_deep_compression("resnet"), "model"),
+    (lambda: coding.reproduce_deep_compression("lenet5", bits=3), "settings"),
+    (lambda: coding.reproduce_deep_compression("lenet5", weight_bits={"0": 8}), "weight_bits"),
+])
+def test_deep_compression_bad_arguments(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
