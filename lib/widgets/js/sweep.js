@@ -110,7 +110,7 @@ function render({ model, el }) {
     const xs = p.values;
     const ys = s.keys.map((key) => xs.map((_, i) => { const ix = idx.slice(); ix[k] = i; return results[flat(ix)][key]; }));
     const x = values[k];
-    const xlim = [Math.min(xs[0], x), Math.max(xs[xs.length - 1], x)];
+    const xlim = [Math.min(...xs, x), Math.max(...xs, x)];
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
