@@ -168,6 +168,50 @@ def bench_pruning() -> dict:
     return out
 
 
+def bench_deep_compression() -> dict:
+    """Deep Compression (prune, share by k-means, Huffman-code) on MNIST, every stored bit counted;
+    cached by configuration (built on the cached Han et al. pruning)."""
+    from lib import coding
+
+    out = {}
+    for model in ("lenet_300_100", "lenet5"):
+        r = coding.reproduce_deep_compression(model)
+        out[model] = {k: r[k] for k in ("dense_error", "error", "compression_pruned", "compression_pq", "compression",
+                                        "compression_with_biases", "paper")}
+    return out
+
+
+def bench_structured() -> dict:
+    """Network Slimming on VGG-small (cached training; latencies measured afresh by the function on a
+    first run only, so they are re-measured here) and CSR against dense for LeNet-300-100's fc1."""
+    import copy
+
+    import torch
+
+    from lib import measure, structured
+
+    s = structured.network_slimming()
+    torch.set_num_threads(1)
+    baseline, slim = structured.slimming_nets()
+    small = structured.slimmed_net()
+    masked = structured.mask_channels(copy.deepcopy(slim), structured.slimming_plan())
+    lat = {}
+    for b in (1, 256):
+        x = torch.randn(b, 1, 28, 28)
+        runs = 200 if b == 1 else 20
+        lat[b] = {k: measure.latency(n, x, warmup=10, runs=runs)["median_ms"]
+                  for k, n in (("dense", baseline), ("masked", masked), ("removed", small))}
+    sparse = measure.sparse_vs_dense(300, 784, sparsities=[0.5, 0.8, 0.9, 0.95, 0.98, 0.99], batch_sizes=[1, 256])
+    crossover = {b: min([r["sparsity"] for r in sparse if r["batch"] == b and r["speedup"] > 1], default=None)
+                 for b in (1, 256)}
+    return {"slimming": {"dense_error": s["dense_error"], "pruned_error": s["pruned_error"],
+                         "prune_fraction": s["config"]["prune_fraction"], "mac_ratio": s["mac_ratio"],
+                         "param_ratio": s["param_ratio"],
+                         "speedup_removed": {b: lat[b]["dense"] / lat[b]["removed"] for b in lat},
+                         "speedup_masked": {b: lat[b]["dense"] / lat[b]["masked"] for b in lat}},
+            "csr_fc1": sparse, "csr_crossover_sparsity": crossover, "threads": 1}
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -179,6 +223,10 @@ def main() -> None:
     results["fft"] = bench_fft()
     print("bench: Han et al. 2015 pruning on MNIST (cached by config) ...", flush=True)
     results["pruning"] = bench_pruning()
+    print("bench: Deep Compression on MNIST (cached by config) ...", flush=True)
+    results["deep_compression"] = bench_deep_compression()
+    print("bench: Network Slimming and sparse kernels (cached training; timings fresh) ...", flush=True)
+    results["structured"] = bench_structured()
     print("bench: pages and sliders in Chromium ...", flush=True)
     results["pages"], results["sliders"] = bench_pages()
     (ROOT / "_build").mkdir(exist_ok=True)
@@ -203,6 +251,18 @@ def main() -> None:
         print(f"{model:<15}{100 * r['dense_error']:>9.2f}%{100 * r['pruned_error']:>10.2f}%"
               f"{100 * (r['pruned_error'] - r['dense_error']):>+7.2f}{r['compression']:>11.1f}x"
               f"   {p['dense_error']:.2f}%, {p['pruned_error']:.2f}%, {p['compression']}x")
+    for model, r in results["deep_compression"].items():
+        print(f"Deep Compression {model}: error {100 * r['dense_error']:.2f}% -> {100 * r['error']:.2f}%, "
+              f"{r['compression_pruned']:.1f}x pruned, {r['compression_pq']:.1f}x + shared, {r['compression']:.1f}x + Huffman "
+              f"(paper: {r['paper']})")
+    st = results["structured"]
+    sl = st["slimming"]
+    print(f"\nNetwork Slimming, VGG-small on MNIST: {100 * sl['prune_fraction']:.0f} % of channels removed, error "
+          f"{100 * sl['dense_error']:.2f}% -> {100 * sl['pruned_error']:.2f}%, MACs {sl['mac_ratio']:.2f}x fewer; "
+          f"speed-up removed {sl['speedup_removed'][1]:.2f}x (batch 1) / {sl['speedup_removed'][256]:.2f}x (batch 256), "
+          f"masked {sl['speedup_masked'][1]:.2f}x / {sl['speedup_masked'][256]:.2f}x (1 thread)")
+    print(f"CSR beats dense for a 300x784 layer from sparsity {st['csr_crossover_sparsity'][1]} (batch 1), "
+          f"{st['csr_crossover_sparsity'][256]} (batch 256)")
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
