@@ -176,3 +176,16 @@ def check_conv_macs(conv_macs) -> None:
     """``conv_macs(c_in, c_out, k, h_out, w_out)``: multiply-accumulates of a k x k convolution per image."""
     cases = [(1, 20, 5, 24, 24), (20, 50, 5, 8, 8), (32, 64, 3, 14, 14), (3, 3, 1, 1, 1)]
     _compare("conv_macs", conv_macs, cases, lambda ci, co, k, h, w: ci * co * k * k * h * w, 0)
+
+
+def check_quantize(quantize) -> None:
+    """``quantize(x, scale, zero_point, qmin, qmax)``: integer codes clamp(round(x / scale) + zero_point)."""
+    import torch
+
+    from .quantization import linear_quantize
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.randn(20, generator=g), 0.05, 128, 0, 255), (torch.randn(7, generator=g) * 3, 0.1, 0, -128, 127),
+             (torch.tensor([-1.0, 0.0, 0.24, 0.26, 2.0]), 0.5, 2, 0, 3)]
+    _compare("quantize", quantize, cases, lambda *c: linear_quantize(*c).numpy(), 0,
+             lambda c: f"<{len(c)} values>" if hasattr(c, "shape") else repr(c))
