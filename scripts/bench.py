@@ -215,20 +215,17 @@ def bench_structured() -> dict:
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
-    print("bench: clean build and no-change rebuild ...", flush=True)
-    results["build"] = bench_builds()
-    print("bench: notebooks in fresh kernels ...", flush=True)
-    results["notebooks_s"] = bench_notebooks()
-    print("bench: FFT against numpy.fft ...", flush=True)
-    results["fft"] = bench_fft()
-    print("bench: Han et al. 2015 pruning on MNIST (cached by config) ...", flush=True)
-    results["pruning"] = bench_pruning()
-    print("bench: Deep Compression on MNIST (cached by config) ...", flush=True)
-    results["deep_compression"] = bench_deep_compression()
-    print("bench: Network Slimming and sparse kernels (cached training; timings fresh) ...", flush=True)
-    results["structured"] = bench_structured()
-    print("bench: pages and sliders in Chromium ...", flush=True)
-    results["pages"], results["sliders"] = bench_pages()
+    steps = [("build", "clean build and no-change rebuild", bench_builds),
+             ("notebooks_s", "notebooks in fresh kernels", bench_notebooks),
+             ("fft", "FFT against numpy.fft", bench_fft),
+             ("pruning", "Han et al. 2015 pruning on MNIST (cached by config)", bench_pruning),
+             ("deep_compression", "Deep Compression on MNIST (cached by config)", bench_deep_compression),
+             ("structured", "Network Slimming and sparse kernels (cached training; timings fresh)", bench_structured),
+             ("pages", "pages and sliders in Chromium", bench_pages)]
+    for key, label, fn in steps:
+        print(f"bench: {label} ...", flush=True)
+        results[key] = fn()
+    results["pages"], results["sliders"] = results["pages"]
     (ROOT / "_build").mkdir(exist_ok=True)
     (ROOT / "_build" / "bench.json").write_text(json.dumps(results, indent=2))
 

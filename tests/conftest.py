@@ -35,3 +35,14 @@ def chromium(built_book):
 
     with browser.browser() as b, browser.serve(built_book) as base:
         yield b, base
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one PyTorch thread (timings and numerics as the book measures them)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -90,13 +90,6 @@ def test_layer_costs_split_size_and_compute():
 
 # --------------------------------------------------------------------------- sparse kernels
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.95])
 @pytest.mark.parametrize("batch", [1, 64])

@@ -171,13 +171,6 @@ def test_reproduce_han2015_validates_and_knows_the_paper():
 
 # --------------------------------------------------------------------------- dynamic network surgery, OBD
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def digits_mlp():
