@@ -84,11 +84,104 @@ def setup(seed: int = SEED, threads: int | None = None) -> None:
     use_book_style()
 
 
-def _lib_source_hash() -> str:
-    """Hash of every Python file of ``lib``: a change anywhere in the library invalidates memoised results."""
-    h = hashlib.sha256()
+def _lib_imports(path: Path) -> set[str]:
+    """Dotted names of the ``lib`` modules that the file at ``path`` imports (relative or absolute)."""
+    import ast
+
     root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
+    package = ".".join(("lib",) + path.relative_to(root).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name == "lib" or a.name.startswith("lib.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{base}.{node.module}" if node.module else base
+            elif node.module and (node.module == "lib" or node.module.startswith("lib.")):
+                base = node.module
+            else:
+                continue
+            found.add(base)
+            found |= {f"{base}.{a.name}" for a in node.names}   # "from . import quantization"
+    return found
+
+
+def _module_file(name: str) -> Path | None:
+    root = Path(__file__).resolve().parent
+    parts = name.split(".")[1:]
+    if not parts:
+        return root / "__init__.py"
+    rel = Path(*parts)
+    for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+        if candidate.is_file() and candidate.resolve().is_relative_to(root):
+            return candidate
+    return None
+
+
+def _fn_lib_modules(fn) -> set[str]:
+    """The ``lib`` modules a function can reach: its own module if it lives in ``lib``, and any
+    ``lib`` module or ``lib`` object named in its code or in the code of same-module functions it calls."""
+    import types
+
+    found, seen = set(), set()
+
+    def visit(f):
+        code = getattr(f, "__code__", None)
+        if code is None or code in seen:
+            return
+        seen.add(code)
+        module = getattr(f, "__module__", "") or ""
+        if module == "lib" or module.startswith("lib."):
+            found.add(module)
+        g = getattr(f, "__globals__", {})
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+            imports_lib = any(n == "lib" or n.startswith("lib.") for n in c.co_names)
+            for n in c.co_names:
+                if n.startswith("lib."):                      # import lib.x inside the function
+                    found.add(n)
+                elif imports_lib and n.isidentifier() and _module_file(f"lib.{n}") is not None:
+                    found.add(f"lib.{n}")                     # from lib import x inside the function
+                obj = g.get(n)
+                if isinstance(obj, types.ModuleType):
+                    if obj.__name__ == "lib" or obj.__name__.startswith("lib."):
+                        found.add(obj.__name__)
+                    continue
+                owner = getattr(obj, "__module__", None)
+                if isinstance(owner, str) and (owner == "lib" or owner.startswith("lib.")):
+                    found.add(owner)
+                elif isinstance(obj, types.FunctionType) and obj.__globals__ is g:
+                    visit(obj)
+
+    visit(fn)
+    return found
+
+
+def lib_files(fn=None) -> list[Path]:
+    """The ``lib`` source files that ``fn`` depends on: the modules it reaches (see
+    ``_fn_lib_modules``) and everything they import from ``lib``, transitively. With no
+    ``fn``, every Python file of ``lib``."""
+    root = Path(__file__).resolve().parent
+    if fn is None:
+        return sorted(root.rglob("*.py"))
+    todo, files = list(_fn_lib_modules(fn)), set()
+    while todo:
+        path = _module_file(todo.pop())
+        if path is None or path in files:
+            continue
+        files.add(path)
+        todo += list(_lib_imports(path))
+    return sorted(files)
+
+
+def _lib_source_hash(fn=None) -> str:
+    """Hash of ``lib_files(fn)``: editing a module that ``fn`` cannot reach leaves it alone."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in lib_files(fn):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -97,7 +190,9 @@ def _lib_source_hash() -> str:
 def memo(fn, *, name: str | None = None, extra: Any = None):
     """Wrap ``fn(**kwargs)`` so its (JSON-able) results are cached on disk.
 
-    The key is the function's source code, the source of all of ``lib``, ``extra``
+    The key is the function's source code, the source of the ``lib`` modules it can reach
+    (named in its code, or in the code of functions of its own module that it calls, and
+    whatever those modules import from ``lib``, transitively), ``extra``
     (whatever else the function depends on: a config, a model name) and the
     keyword arguments. A rebuild with nothing changed reuses the results (a sweep
     that fine-tunes a network at every grid point need not retrain); any change to
@@ -118,7 +213,7 @@ def memo(fn, *, name: str | None = None, extra: Any = None):
     except (OSError, TypeError):
         source = getattr(fn, "__qualname__", repr(fn))
     label = name or getattr(fn, "__name__", "fn").strip("<>")
-    base = {"source": source, "lib": _lib_source_hash(), "extra": extra}
+    base = {"source": source, "lib": _lib_source_hash(fn), "extra": extra}
 
     @functools.wraps(fn)
     def wrapper(**kwargs):

@@ -234,3 +234,42 @@ def test_train_cached_trains_once_and_reloads(tmp_path, monkeypatch):
     net2, hist2 = train.train_cached(cfg, d)  # loaded, not retrained
     assert hist2 == hist
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
+
+
+def _uses_quantization_through_a_helper(x):
+    return _quantise_helper(x)
+
+
+def _quantise_helper(x):
+    from lib import quantization
+
+    return quantization.fake_quantize(x, 0.1, 0, -8, 7)
+
+
+def test_memo_keys_only_on_the_lib_modules_a_function_reaches():
+    from lib import quantization, structured
+
+    names = lambda fn: {p.relative_to(config.lib_files()[0].parent).as_posix() for p in config.lib_files(fn)}
+    # a module imported inside a helper is found through the helper's code; unrelated modules are left out
+    reached = names(_uses_quantization_through_a_helper)
+    assert "quantization.py" in reached and "_checks.py" in reached
+    assert not {"structured.py", "pruning.py", "coding.py", "fourier.py"} & reached
+    # a lib function brings its module and what that imports, transitively (relative imports included)
+    slim = names(structured.network_slimming)
+    assert {"structured.py", "pruning.py", "train.py", "models.py", "config.py"} <= slim
+    assert "quantization.py" not in slim and "fourier.py" not in slim
+    assert config._lib_source_hash(quantization.fake_quantize) != config._lib_source_hash(structured.network_slimming)
+    assert len(config.lib_files()) > len(slim)
+
+
+def test_memo_reuses_its_result(tmp_path, monkeypatch):
+    monkeypatch.setenv("FC_CACHE", str(tmp_path))
+    calls = []
+
+    def square(x):
+        calls.append(x)
+        return {"y": x * x}
+
+    cached = config.memo(square, name="test-square")
+    assert cached(x=4) == {"y": 16} and cached(x=4) == {"y": 16} and calls == [4]
+    assert cached(x=5) == {"y": 25} and calls == [4, 5]
