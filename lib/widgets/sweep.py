@@ -55,7 +55,8 @@ def bars(key: str, *, x: str | None = None, xlabel: str = "", ylabel: str = "", 
          marks: Sequence[str] = (), labels: str | None = None, ylog: bool = False,
          stack: Sequence[str] = (), legend: Sequence[str] = ()) -> dict:
     """Draw a 1-D array result as bars (at array result ``x`` if given), with vertical lines
-    at the scalar results named in ``marks`` (a threshold, a mean). ``labels`` names a
+    at the results named in ``marks`` (a threshold, a mean; an array result draws one line per
+    value, e.g. k-means centroids over a weight histogram). ``labels`` names a
     result holding one text label per bar (layer names, say); ``ylog`` uses a log scale.
     ``stack`` names more array results drawn on top of ``key``'s bars in the next colours
     (kept and pruned counts of a histogram, say), with ``legend`` naming all the series."""

@@ -185,7 +185,7 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, c.width, c.height);
     const lo = Math.min(...xs), hi = Math.max(...xs);
     const w = xs.length > 1 ? (hi - lo) / (xs.length - 1) : 1;
-    const marks = s.marks.map((m) => r[m]).filter((v) => Number.isFinite(v));
+    const marks = s.marks.flatMap((m) => (Array.isArray(r[m]) ? r[m] : [r[m]])).filter((v) => Number.isFinite(v));
     const positive = ys.filter((v) => Number.isFinite(v) && v > 0);
     const ylim = s.ylog && positive.length
       ? [10 ** Math.floor(Math.log10(Math.min(...positive))), 10 ** Math.ceil(Math.log10(Math.max(...positive)))]
