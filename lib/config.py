@@ -6,6 +6,7 @@ same function, so two builds print the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -44,6 +45,32 @@ def set_threads(n: int | None = None) -> int:
     n = check_int("n", n, 1, os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
+
+
+@contextlib.contextmanager
+def threads(n: int | None = None):
+    """Run a block with ``n`` PyTorch threads, then restore the previous count, even on error.
+
+    For work whose result does not depend on the thread count (errors, not timings), so it can
+    use every core; ``n=None`` takes all of them.
+
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    n = check_int("n", (os.cpu_count() or 1) if n is None else n, 1, os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cache_dir(*parts: str) -> Path:
