@@ -65,17 +65,10 @@ def lenet5(seed: int = 0) -> nn.Sequential:
             nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
 
 
-def vgg_small(channels: Sequence[int] = (32, 64, 128), in_channels: int = 1, num_classes: int = 10,
-              seed: int = 0) -> nn.Sequential:
-    """A small VGG-style CNN with BatchNorm, for channel pruning (Network Slimming).
-
-    Each stage is conv 3x3 -> BatchNorm -> ReLU -> max-pool 2x2; then global average
-    pooling and one linear layer. The BatchNorm scale factors are the channel
-    importances Network Slimming penalises (Liu et al. 2017, arXiv:1708.06519).
-
-    >>> vgg_small()(torch.zeros(2, 1, 28, 28)).shape
-    torch.Size([2, 10])
-    """
+def _conv_stages(channels: Sequence[int], in_channels: int, num_classes: int, seed: int,
+                 batchnorm: bool) -> nn.Sequential:
+    """Stages of conv 3x3 (-> BatchNorm) -> ReLU -> max-pool 2x2, then global average pooling and
+    one linear layer. Without BatchNorm the convolutions carry a bias."""
     if not channels:
         raise ValueError("channels must list at least one stage width, got ()")
     for i, c in enumerate(channels):
@@ -87,10 +80,25 @@ def vgg_small(channels: Sequence[int] = (32, 64, 128), in_channels: int = 1, num
         layers: list[nn.Module] = []
         prev = in_channels
         for c in channels:
-            layers += [nn.Conv2d(prev, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)]
+            conv = nn.Conv2d(prev, c, 3, padding=1, bias=not batchnorm)
+            layers += [conv, nn.BatchNorm2d(c), nn.ReLU(), nn.MaxPool2d(2)] if batchnorm else [conv, nn.ReLU(), nn.MaxPool2d(2)]
             prev = c
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
         return nn.Sequential(*layers)
+
+
+def vgg_small(channels: Sequence[int] = (32, 64, 128), in_channels: int = 1, num_classes: int = 10,
+              seed: int = 0) -> nn.Sequential:
+    """A small VGG-style CNN with BatchNorm, for channel pruning (Network Slimming).
+
+    Each stage is conv 3x3 -> BatchNorm -> ReLU -> max-pool 2x2; then global average
+    pooling and one linear layer. The BatchNorm scale factors are the channel
+    importances Network Slimming penalises (Liu et al. 2017, arXiv:1708.06519).
+
+    >>> vgg_small()(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+    return _conv_stages(channels, in_channels, num_classes, seed, batchnorm=True)
 
 
 def plain_cnn(channels: Sequence[int] = (16, 32), in_channels: int = 1, num_classes: int = 10,
@@ -105,18 +113,4 @@ def plain_cnn(channels: Sequence[int] = (16, 32), in_channels: int = 1, num_clas
     >>> plain_cnn()(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
     """
-    if not channels:
-        raise ValueError("channels must list at least one stage width, got ()")
-    for i, c in enumerate(channels):
-        check_int(f"channels[{i}]", c, 1)
-    check_int("in_channels", in_channels, 1)
-    check_int("num_classes", num_classes, 2)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        layers: list[nn.Module] = []
-        prev = in_channels
-        for c in channels:
-            layers += [nn.Conv2d(prev, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-            prev = c
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
-        return nn.Sequential(*layers)
+    return _conv_stages(channels, in_channels, num_classes, seed, batchnorm=False)
