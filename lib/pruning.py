@@ -112,9 +112,16 @@ def global_magnitude_prune(parameters: Sequence[tuple[nn.Module, str]], amount) 
         w = getattr(module, name)
         scores.append(w.detach().abs().reshape(-1))
         masks.append(getattr(module, name + "_mask", torch.ones_like(w)).reshape(-1))
+    _check_amount(amount, sum(s.numel() for s in scores))
+    _apply_global_mask(parameters, scores, masks, amount)
+
+
+def _apply_global_mask(parameters, scores, masks, amount) -> None:
+    """Pool the flat ``scores`` and current ``masks`` of the (module, name) ``parameters``, keep the
+    highest-scoring weights by one ranking, and give each tensor its share of the pooled mask.
+    Like PyTorch's ``global_unstructured``: masked weights score 0 and ``amount`` counts the unmasked
+    ones (a ``PruningContainer`` computes the new mask from the old)."""
     scores_all, masks_all = torch.cat(scores), torch.cat(masks)
-    _check_amount(amount, scores_all.nelement())
-    # Like PyTorch: masked weights score 0, and the count is taken over the unmasked ones.
     method = MagnitudePruning(amount)
     method._tensor_name = "global"
     container = prune.PruningContainer()
@@ -745,22 +752,10 @@ def obd_prune(net: nn.Module, X: torch.Tensor, y: torch.Tensor, amount, layers: 
     total = sum(modules[layer].weight.numel() for layer in layers)
     _check_amount(amount, total)
     saliency = obd_saliency(net, X, y, list(names.values()), curvature=curvature)
-    scores = torch.cat([saliency[names[layer]].abs().reshape(-1) for layer in layers])
-    masks = torch.cat([getattr(modules[layer], "weight_mask", torch.ones_like(modules[layer].weight)).reshape(-1)
-                       for layer in layers])
-    # As in global_magnitude_prune: masked weights score 0 and the count is over the unmasked ones.
-    method = MagnitudePruning(amount)
-    method._tensor_name = "global"
-    container = prune.PruningContainer()
-    container._tensor_name = "global"
-    container.add_pruning_method(method)
-    final = container.compute_mask(scores * masks, default_mask=masks)
-    start = 0
-    for layer in layers:
-        module = modules[layer]
-        piece = final[start:start + module.weight.numel()].view_as(module.weight)
-        start += module.weight.numel()
-        prune.custom_from_mask(module, "weight", mask=piece)
+    scores = [saliency[names[layer]].abs().reshape(-1) for layer in layers]
+    masks = [getattr(modules[layer], "weight_mask", torch.ones_like(modules[layer].weight)).reshape(-1)
+             for layer in layers]
+    _apply_global_mask([(modules[layer], "weight") for layer in layers], scores, masks, amount)
     return {layer: saliency[names[layer]] for layer in layers}
 
 
