@@ -189,3 +189,128 @@ def check_quantize(quantize) -> None:
              (torch.tensor([-1.0, 0.0, 0.24, 0.26, 2.0]), 0.5, 2, 0, 3)]
     _compare("quantize", quantize, cases, lambda *c: linear_quantize(*c).numpy(), 0,
              lambda c: f"<{len(c)} values>" if hasattr(c, "shape") else repr(c))
+
+
+def check_fixed_bits(fixed_bits) -> None:
+    """``fixed_bits(labels, index_bits, weight_bits)``: the bits of a pruned, weight-shared layer in Deep
+    Compression's format without Huffman coding: an ``index_bits`` gap and a ``weight_bits`` code per entry
+    (padding entries included) plus 32 bits per centroid in use (the zero, label 0, is not stored)."""
+    import torch
+
+    from .coding import deep_compression_bits
+
+    def reference(labels, index_bits, weight_bits):
+        codebook = torch.arange(2**weight_bits, dtype=torch.float32)  # codebook[0] = 0: the pruned weights
+        return deep_compression_bits(codebook, labels, index_bits, weight_bits, huffman=False)["fixed_total"]
+
+    g = torch.Generator().manual_seed(0)
+    sparse = torch.randint(1, 8, (12, 40), generator=g) * (torch.rand(12, 40, generator=g) < 0.1)
+    cases = [(torch.tensor([0, 3, 0, 0, 0, 0, 0, 1, 2]), 2, 2), (sparse, 3, 3), (sparse, 5, 3),
+             (torch.tensor([0] * 70 + [5, 5, 0, 5]), 4, 4), (torch.tensor([[1, 1], [1, 1]]), 1, 1)]
+    _compare("fixed_bits", fixed_bits, cases, reference, 0,
+             lambda c: f"<{tuple(c.shape)} labels>" if hasattr(c, "shape") else repr(c))
+
+
+def check_huffman_lengths(huffman_lengths) -> None:
+    """``huffman_lengths(counts)``: the codeword lengths of an optimal prefix code for a list of positive counts.
+
+    Ties may be broken either way, so the lengths are not unique: the check asks that they belong
+    to a prefix code (Kraft's inequality, every length at least 1) and that their total cost
+    :math:`\\sum_s c_s \\ell_s` equals Huffman's.
+    """
+    import random
+
+    from .coding import huffman_code
+
+    if huffman_lengths is None:
+        print("Not attempted yet: define huffman_lengths and run this cell again.")
+        return
+    rng = random.Random(0)
+    cases = [[5, 2, 1, 1, 2], [1, 1], [3, 3, 3, 3], [10, 1, 1, 1, 1, 1, 1], [4, 4, 4], [2**k for k in range(8)],
+             [rng.randint(1, 60) for _ in range(12)], [rng.randint(1, 1000) for _ in range(33)]]
+    failures = []
+    for counts in cases:
+        code = huffman_code(dict(enumerate(counts)))
+        best = sum(c * len(code[i]) for i, c in enumerate(counts))
+        shown = f"huffman_lengths({counts if len(counts) <= 12 else f'<{len(counts)} counts>'})"
+        try:
+            got = [int(length) for length in huffman_lengths(list(counts))]
+        except Exception as err:  # the reader's code may raise anything
+            failures.append(f"{shown} raised {type(err).__name__}: {err}")
+            continue
+        if len(got) != len(counts):
+            failures.append(f"{shown} gave {len(got)} lengths, expected one per count ({len(counts)})")
+            continue
+        kraft = sum(2.0 ** -length for length in got)
+        total = sum(c * length for c, length in zip(counts, got))
+        if min(got) < 1 or kraft > 1 + 1e-12:
+            failures.append(f"{shown} gave {got}: no prefix code has these lengths (Kraft sum {kraft:.3g} > 1, "
+                            f"or a length below 1)")
+        elif total != best:
+            failures.append(f"{shown} gave {got}: {total} bits in all, but the optimum is {best} (hint: always "
+                            f"merge the two lightest trees, and add 1 to the length of every symbol under both)")
+    _report("huffman_lengths", failures)
+
+
+def check_quantize_multiplier(quantize_multiplier) -> None:
+    """``quantize_multiplier(M)`` for 0 < M < 1: integers ``(m0, n)``, 2**30 <= m0 < 2**31, M ~ m0 * 2**(-31 - n)."""
+    from .integer import quantize_multiplier as reference
+
+    cases = [(0.75,), (0.0123,), (0.3,), (1e-5,), (0.5,), (0.00048828125,), (1 - 2.0 ** -40,)]
+    _compare("quantize_multiplier", quantize_multiplier, cases, reference, 0)
+
+
+def check_ste(ste_grad) -> None:
+    """``ste_grad(x, grad, scale, zero_point, qmin, qmax)``: the straight-through gradient of fake quantisation,
+    ``grad`` where ``round(x / scale) + zero_point`` lies in ``[qmin, qmax]`` and 0 where it was clipped."""
+    import torch
+
+    def reference(x, grad, scale, zero_point, qmin, qmax):
+        x = x.clone().requires_grad_()
+        torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qmin, qmax).backward(grad)
+        return x.grad.numpy()
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.randn(12, generator=g) * 2, torch.randn(12, generator=g), 0.1, 5, 0, 15),
+             (torch.randn(10, generator=g), torch.ones(10), 0.05, 0, -8, 7),
+             (torch.tensor([-3.0, -0.31, 0.0, 0.2, 0.61, 9.0]), torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), 0.2, 1, 0, 3)]
+    _compare("ste_grad", ste_grad, cases, reference, 1e-6,
+             lambda c: f"<{len(c)} values>" if hasattr(c, "shape") else repr(c))
+
+
+def check_xnor_dot(xnor_dot) -> None:
+    """``xnor_dot(a_bits, b_bits, n)``: the dot product of two ±1 vectors of length ``n`` from their bits,
+    packed by ``lib.binary.pack_bits`` into 1-D uint64 arrays (bit 1 for +1, padding bits 0)."""
+    import numpy as np
+
+    from .binary import pack_bits
+
+    rng = np.random.default_rng(0)
+    vectors = [rng.choice([-1, 1], size=(2, n)) for n in (3, 64, 65, 200, 1000)]
+    vectors.append(np.ones((2, 100), dtype=int))
+    dots = {}
+    cases = []
+    for v in vectors:
+        a, b = pack_bits(v[0]), pack_bits(v[1])
+        dots[(a.tobytes(), b.tobytes())] = int(v[0] @ v[1])
+        cases.append((a, b, v.shape[1]))
+    _compare("xnor_dot", xnor_dot, cases, lambda a, b, n: dots[(a.tobytes(), b.tobytes())], 0,
+             lambda c: f"<{len(c)} words>" if isinstance(c, np.ndarray) else repr(c))
+
+
+def check_lloyd_step(lloyd_step) -> None:
+    """``lloyd_step(w, centroids)``: one Lloyd iteration on the 1-D tensor ``w``: assign every weight to
+    its nearest centroid, then return the new centroids (each cluster's mean; an empty one stays put)."""
+    import torch
+
+    def reference(w, c):
+        labels = (w[:, None] - c[None, :]).abs().argmin(dim=1)
+        return torch.stack([w[labels == j].mean() if bool((labels == j).any()) else c[j]
+                            for j in range(len(c))]).numpy()
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.tensor([0.0, 0.1, 0.2, 0.9, 1.0, 1.4], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)),
+             (torch.randn(500, generator=g, dtype=torch.float64), torch.linspace(-2, 2, 5, dtype=torch.float64)),
+             (torch.randn(300, generator=g, dtype=torch.float64) * 0.1, torch.tensor([-0.3, 0.05, 0.02, 5.0], dtype=torch.float64))]
+    _compare("lloyd_step", lloyd_step, cases, reference, 1e-9,
+             lambda t: f"<{len(t)} values>")
