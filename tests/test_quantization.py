@@ -319,3 +319,127 @@ def test_residual_quantization_improves_with_stages_and_matches_the_formula():
     assert errors[0] > errors[1] > errors[2]
     with pytest.raises(ValueError, match="n_subvectors"):
         Q.product_quantize(W, 3, 4)
+
+
+# --------------------------------------------------------------------------- Hessian-weighted k-means
+@pytest.mark.parametrize("init", ["linear", "density", "random"])
+def test_equal_importance_is_plain_kmeans(init):
+    w = torch.randn(40, 30, generator=torch.Generator().manual_seed(7))
+    plain = Q.kmeans_quantize(w, 8, init, iters=50, seed=1)
+    for h in (torch.ones_like(w), torch.full_like(w, 2.5)):
+        weighted = Q.kmeans_quantize(w, 8, init, iters=50, seed=1, importance=h)
+        assert torch.allclose(weighted[0], plain[0], rtol=1e-6, atol=1e-7) and torch.equal(weighted[1], plain[1])
+        assert Q.kmeans_history(w, 8, init, iters=50, seed=1, importance=h) == pytest.approx(
+            Q.kmeans_history(w, 8, init, iters=50, seed=1), rel=1e-9)
+
+
+def test_weighted_lloyd_never_increases_its_objective_and_ends_at_weighted_means():
+    g = torch.Generator().manual_seed(8)
+    w = torch.randn(2000, generator=g, dtype=torch.float64)
+    h = torch.rand(2000, generator=g, dtype=torch.float64) ** 4 * (w.abs() + 0.1)  # skewed importances
+    history = Q.kmeans_history(w, 6, "density", iters=200, importance=h)
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(history, history[1:]))
+    codebook, labels = Q.kmeans_quantize(w, 6, "density", iters=200, importance=h)
+    assert history[-1] == pytest.approx(float((h * (codebook[labels] - w) ** 2).sum() / h.sum()), rel=1e-9)
+    for k in labels.unique():
+        sel = labels == k
+        assert float(codebook[k]) == pytest.approx(float((h[sel] * w[sel]).sum() / h[sel].sum()), abs=1e-12)
+    nearest = (w[:, None] - codebook[None, :]).abs().min(dim=1).values
+    assert torch.allclose((w - codebook[labels]).abs(), nearest, atol=1e-12)
+    # the weighting matters: plain k-means ends elsewhere, with a larger weighted objective
+    plain, plain_labels = Q.kmeans_quantize(w, 6, "density", iters=200)
+    assert not torch.allclose(plain, codebook, atol=1e-3)
+    assert float((h * (plain[plain_labels] - w) ** 2).sum() / h.sum()) > history[-1]
+
+
+def test_weighted_kmeans_equals_sklearn():
+    from sklearn.cluster import KMeans
+
+    g = torch.Generator().manual_seed(9)
+    w = torch.randn(3000, generator=g, dtype=torch.float64)
+    h = torch.rand(3000, generator=g, dtype=torch.float64) + 0.01
+    codebook, labels = Q.kmeans_quantize(w, 5, "linear", iters=500, importance=h)
+    init = torch.linspace(float(w.min()), float(w.max()), 5, dtype=torch.float64)  # the "linear" start
+    km = KMeans(5, init=init.numpy()[:, None], n_init=1, max_iter=500, tol=0.0, algorithm="lloyd")
+    km.fit(w.numpy()[:, None], sample_weight=h.numpy())
+    assert torch.allclose(codebook, torch.from_numpy(km.cluster_centers_[:, 0]), rtol=0, atol=1e-12)
+    assert torch.equal(labels, torch.from_numpy(km.labels_).long())
+
+
+def test_weighted_kmeans_finds_the_brute_force_optimum_of_a_tiny_case():
+    import itertools
+
+    w = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 10.0], dtype=torch.float64)
+    h = torch.tensor([5.0, 5.0, 1.0, 1.0, 1.0, 0.05], dtype=torch.float64)
+    best, best_labels = math.inf, None
+    for lab in itertools.product(range(2), repeat=len(w)):  # every split into two clusters
+        lab = torch.tensor(lab)
+        if len(lab.unique()) < 2:
+            continue
+        c = torch.stack([(h[lab == j] * w[lab == j]).sum() / h[lab == j].sum() for j in range(2)])
+        obj = float((h * (w - c[lab]) ** 2).sum() / h.sum())
+        if obj < best:
+            best, best_labels = obj, lab
+    assert best_labels.tolist() in ([0, 0, 1, 1, 1, 1], [1, 1, 0, 0, 0, 0])  # unweighted, 10.0 would stand alone
+    starts = [("linear", 0), ("density", 0)] + [("random", s) for s in range(10)]
+    found = min(Q.kmeans_history(w, 2, init, iters=100, seed=s, importance=h)[-1] for init, s in starts)
+    assert found == pytest.approx(best, rel=1e-12)
+
+
+@pytest.mark.parametrize("importance", [torch.ones(3), -torch.ones(4), torch.tensor([1.0, float("nan"), 1.0, 1.0]),
+                                        torch.zeros(4), [1.0, 1.0, 1.0, 1.0]])
+def test_bad_importance_raises(importance):
+    with pytest.raises(ValueError, match="importance"):
+        Q.kmeans_quantize(torch.tensor([0.1, 0.2, 0.9, 1.1]), 2, importance=importance)
+
+
+def test_importance_with_a_mask_ignores_the_pruned_weights():
+    g = torch.Generator().manual_seed(10)
+    w = torch.randn(30, 20, generator=g)
+    mask = torch.rand(30, 20, generator=g) < 0.4
+    h = torch.rand(30, 20, generator=g)
+    codebook, labels = Q.kmeans_quantize(w * mask, 5, mask=mask, importance=h)
+    alone, _ = Q.kmeans_quantize(w[mask], 5, importance=h[mask])
+    assert float(codebook[0]) == 0.0 and torch.allclose(codebook[1:], alone)
+    assert bool((labels[~mask] == 0).all())
+
+
+def test_linear_gauss_newton_diagonal_equals_the_jacobian_and_exact_hessian_versions():
+    from lib import models, pruning
+
+    torch.manual_seed(0)
+    net = models.mlp([12, 9, 7, 4], seed=3)
+    X, y = torch.randn(50, 12), torch.randint(0, 4, (50,))
+    ours = Q.linear_gauss_newton_diagonal(net, X, batch_size=16)
+    assert list(ours) == ["0.weight", "2.weight", "4.weight"]
+    jac = pruning.gauss_newton_diagonal(net, X, list(ours))
+    exact = pruning.hessian_diagonal(net, X, y, list(ours))  # ReLU network: the same diagonal
+    for name in ours:
+        assert ours[name].shape == dict(net.named_parameters())[name].shape
+        assert bool((ours[name] >= 0).all())
+        assert torch.allclose(ours[name], jac[name], rtol=1e-4, atol=1e-9)
+        assert torch.allclose(ours[name], exact[name], rtol=1e-4, atol=1e-9)
+    assert net.training  # mode restored
+    with pytest.raises(ValueError, match="batch_size"):
+        Q.linear_gauss_newton_diagonal(net, X, batch_size=0)
+    with pytest.raises(ValueError, match="X"):
+        Q.linear_gauss_newton_diagonal(net, X[:0])
+    with pytest.raises(ValueError, match="nn.Linear"):
+        Q.linear_gauss_newton_diagonal(torch.nn.ReLU(), X)
+
+
+def test_check_lloyd_step(capsys):
+    from lib.exercises import check_lloyd_step
+
+    def lloyd_step(w, c):
+        labels = (w[:, None] - c[None, :]).abs().argmin(dim=1)
+        return torch.stack([w[labels == j].mean() if bool((labels == j).any()) else c[j] for j in range(len(c))])
+
+    check_lloyd_step(lloyd_step)
+    assert "✓" in capsys.readouterr().out
+    check_lloyd_step(lambda w, c: c)  # no update
+    assert "✗" in capsys.readouterr().out
+    check_lloyd_step(lambda w, c: torch.stack([w[(w[:, None] - c).abs().argmin(1) == j].mean() for j in range(len(c))]))
+    assert "✗" in capsys.readouterr().out  # an empty cluster must keep its centroid, not become nan
+    check_lloyd_step(None)
+    assert "Not attempted" in capsys.readouterr().out
