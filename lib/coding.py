@@ -40,9 +40,10 @@ from numbers import Integral, Real
 
 from ._checks import check_int
 
-__all__ = ["huffman_tree", "huffman_code", "huffman_encode", "huffman_decode", "is_prefix_free", "kraft_sum",
+__all__ = ["huffman_tree", "huffman_code", "tree_layout", "huffman_encode", "huffman_decode", "is_prefix_free", "kraft_sum",
            "code_lengths", "expected_length", "entropy", "canonical_code", "huffman_table_bits",
-           "relative_entries", "relative_decode", "deep_compression_bits", "reproduce_deep_compression",
+           "relative_entries", "relative_decode", "deep_compression_bits", "deep_compression_labels",
+           "reproduce_deep_compression",
            "DEEP_COMPRESSION", "DEEP_COMPRESSION_SETTINGS"]
 
 
@@ -118,6 +119,76 @@ def huffman_code(frequencies: Mapping[Hashable, Real]) -> dict[Hashable, str]:
     {'a': '1', 'b': '00', 'c': '01'}
     """
     return {node["symbol"]: node["code"] for node in huffman_tree(frequencies) if not node["children"]}
+
+
+def tree_layout(nodes: list[dict]) -> list[dict]:
+    r"""Where to draw each node of a :func:`huffman_tree`: leaves side by side, depth downwards.
+
+    A depth-first walk from the root, child 0 before child 1, meets the leaves in their order
+    from left to right: the :math:`i`-th leaf met stands at :math:`x = i`. An internal node stands
+    midway between its two children, and every node at :math:`y` = its depth, the number of
+    edges from the root. The edge to child 0 carries bit ``0``, the edge to child 1 bit ``1``, so
+    a leaf's depth is the length of its codeword (with two or more symbols; a lone symbol is the
+    root, at depth 0, though its codeword ``"0"`` has one bit). Each subtree occupies its own run
+    of slots, so no two leaves overlap and no edges cross.
+
+    Parameters
+    ----------
+    nodes : list of dict
+        The output of :func:`huffman_tree`: ``nodes[i]["id"] == i``, children before parents, the
+        root last.
+
+    Returns
+    -------
+    list of dict
+        One dict per node, in the same order: ``id``, ``x``, ``y``, ``parent`` (id, ``None`` for the
+        root), ``edge`` (the bit on the edge from the parent, ``""`` for the root), ``leaf``,
+        ``label`` (the symbol as text for a leaf, ``""`` otherwise), ``p`` (weight over the root's
+        weight) and ``code``. JSON-able, for :func:`lib.widgets.tree`.
+
+    >>> for n in tree_layout(huffman_tree({"a": 3, "b": 1, "c": 1})):
+    ...     print(n["label"] or "-", n["x"], n["y"], n["parent"], repr(n["edge"]), n["code"])
+    a 2 1 4 '1' 1
+    b 0 2 3 '0' 00
+    c 1 2 3 '1' 01
+    - 0.5 1 4 '0' 0
+    - 1.25 0 None '' 
+    """
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError(f"nodes must be a non-empty list of nodes from huffman_tree, got {nodes!r:.80}")
+    parent: dict[int, tuple[int, str]] = {}
+    for i, node in enumerate(nodes):
+        if not isinstance(node, Mapping) or node.get("id") != i or not {"children", "weight", "code"} <= set(node):
+            raise ValueError(f"nodes must be huffman_tree's list (node i with id i, children, weight, code), "
+                             f"got {node!r:.80} at position {i}")
+        for bit, child in enumerate(node["children"]):
+            if not isinstance(child, int) or not 0 <= child < i or child in parent:
+                raise ValueError(f"nodes must form a tree with children made before their parent, but node {i} "
+                                 f"has child {child!r}")
+            parent[child] = (i, str(bit))
+    root = len(nodes) - 1
+    if len(parent) != root:
+        raise ValueError(f"nodes must form one tree with the root last, but {root - len(parent)} other node(s) "
+                         f"have no parent")
+    x: dict[int, float] = {}
+    depth = {root: 0}
+    stack, slot = [root], 0
+    while stack:  # depth-first, child 0 first: leaves in left-to-right order
+        i = stack.pop()
+        for child in nodes[i]["children"]:
+            depth[child] = depth[i] + 1
+        if nodes[i]["children"]:
+            stack.extend(reversed(nodes[i]["children"]))
+        else:
+            x[i], slot = slot, slot + 1
+    for i, node in enumerate(nodes):  # children come first, so their positions are known
+        if node["children"]:
+            x[i] = sum(x[c] for c in node["children"]) / len(node["children"])
+    total = nodes[root]["weight"]
+    return [{"id": i, "x": x[i], "y": depth[i], "parent": parent[i][0] if i in parent else None,
+             "edge": parent[i][1] if i in parent else "", "leaf": not node["children"],
+             "label": "" if node["children"] else str(node.get("symbol")), "p": node["weight"] / total,
+             "code": node["code"]} for i, node in enumerate(nodes)]
 
 
 def is_prefix_free(code: Mapping[Hashable, str]) -> bool:
@@ -454,6 +525,28 @@ DEEP_COMPRESSION_SETTINGS = {
 }
 
 
+def _deep_compression_settings(model: str, settings: dict) -> dict:
+    """The model's :data:`DEEP_COMPRESSION_SETTINGS` with ``settings`` applied, validated; ``weight_bits``
+    becomes one width per prunable layer."""
+    from . import pruning
+
+    if model not in DEEP_COMPRESSION_SETTINGS:
+        raise ValueError(f"model must be one of {sorted(DEEP_COMPRESSION_SETTINGS)!r}, got {model!r}")
+    unknown = set(settings) - set(DEEP_COMPRESSION_SETTINGS[model])
+    if unknown:
+        raise ValueError(f"settings must be among {sorted(DEEP_COMPRESSION_SETTINGS[model])!r}, "
+                         f"got {sorted(unknown)!r}")
+    st = {**DEEP_COMPRESSION_SETTINGS[model], **{k: v for k, v in settings.items() if v is not None}}
+    layers = pruning.PRUNABLE[model]
+    bits = st["weight_bits"] if isinstance(st["weight_bits"], dict) else {n: st["weight_bits"] for n in layers}
+    if sorted(bits) != sorted(layers):
+        raise ValueError(f"weight_bits must give a width for each of the layers {layers!r}, got {sorted(bits)!r}")
+    for name in layers:
+        check_int(f"weight_bits[{name!r}]", bits[name], 1, 16)
+    st["weight_bits"] = {n: bits[n] for n in layers}
+    return st
+
+
 def reproduce_deep_compression(model: str = "lenet_300_100", **settings) -> dict:
     """Deep Compression's pipeline on the pruned network of :func:`lib.pruning.reproduce_han2015`.
 
@@ -491,20 +584,8 @@ def reproduce_deep_compression(model: str = "lenet_300_100", **settings) -> dict
     from .quantization import share_weights
     from .train import TrainConfig, accuracy, fit, load_data
 
-    if model not in DEEP_COMPRESSION_SETTINGS:
-        raise ValueError(f"model must be one of {sorted(DEEP_COMPRESSION_SETTINGS)!r}, got {model!r}")
-    unknown = set(settings) - set(DEEP_COMPRESSION_SETTINGS[model])
-    if unknown:
-        raise ValueError(f"settings must be among {sorted(DEEP_COMPRESSION_SETTINGS[model])!r}, "
-                         f"got {sorted(unknown)!r}")
-    st = {**DEEP_COMPRESSION_SETTINGS[model], **{k: v for k, v in settings.items() if v is not None}}
+    st = _deep_compression_settings(model, settings)
     layers = pruning.PRUNABLE[model]
-    bits = st["weight_bits"] if isinstance(st["weight_bits"], dict) else {n: st["weight_bits"] for n in layers}
-    if sorted(bits) != sorted(layers):
-        raise ValueError(f"weight_bits must give a width for each of the layers {layers!r}, got {sorted(bits)!r}")
-    for name in layers:
-        check_int(f"weight_bits[{name!r}]", bits[name], 1, 16)
-    st["weight_bits"] = {n: bits[n] for n in layers}
     han = pruning._han_setup(model, {})  # the pruned network's identity: its settings' hash
     path = cache_dir("deep_compression") / f"{model}-{config_key({'settings': st, 'pruned': han[3]})}.json"
     if path.exists():
@@ -552,3 +633,35 @@ def reproduce_deep_compression(model: str = "lenet_300_100", **settings) -> dict
     tmp.write_text(json.dumps(result))
     tmp.replace(path)
     return result
+
+
+def deep_compression_labels(model: str = "lenet_300_100", **settings) -> list[dict]:
+    """Each layer's codebook and cluster indices, as :func:`reproduce_deep_compression` codes them.
+
+    Steps 1 and 2 of the pipeline: the pruned network of :func:`lib.pruning.han2015_net`, each
+    layer's kept weights clustered by :func:`lib.quantization.kmeans_quantize` with the same
+    settings. Fine-tuning (step 3) moves the centroids but never a weight's cluster, so these
+    labels are exactly the ones whose gaps and codes the reproduction counts: feed them to
+    :func:`relative_entries` or :func:`deep_compression_bits` to see the streams themselves. The
+    codebook is the one before fine-tuning. Takes a few seconds (no training once the pruned
+    network is cached), so it is not cached.
+
+    Returns
+    -------
+    list of dict
+        Per prunable layer: ``name``, ``codebook`` (tensor, ``codebook[0] == 0``), ``labels`` (int64
+        tensor of the weight's shape, 0 for pruned weights), ``index_bits`` and ``weight_bits``.
+    """
+    from . import pruning
+    from .quantization import kmeans_quantize
+
+    st = _deep_compression_settings(model, settings)
+    net = pruning.remove_reparametrization(pruning.han2015_net(model))
+    modules = dict(net.named_modules())
+    out = []
+    for name in pruning.PRUNABLE[model]:
+        w = modules[name].weight.detach()
+        codebook, labels = kmeans_quantize(w, 2 ** st["weight_bits"][name] - 1, st["init"], st["iters"], mask=w != 0)
+        out.append({"name": name, "codebook": codebook, "labels": labels, "index_bits": st["index_bits"],
+                    "weight_bits": st["weight_bits"][name]})
+    return out

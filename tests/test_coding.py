@@ -204,3 +204,80 @@ def test_deep_compression_bits_of_a_shared_pruned_layer():
 def test_deep_compression_bad_arguments(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --------------------------------------------------------------------------- drawing the tree
+def _leaves_under(layout, i):
+    kids = [n["id"] for n in layout if n["parent"] == i]
+    if not kids:
+        return [i]
+    return [leaf for k in kids for leaf in _leaves_under(layout, k)]
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 33, 120])
+def test_tree_layout_invariants(n):
+    rng = random.Random(n)
+    freq = {s: rng.randint(1, 1000) for s in range(n)}
+    nodes = coding.huffman_tree(freq)
+    layout = coding.tree_layout(nodes)
+    json.dumps(layout)
+    assert [node["id"] for node in layout] == list(range(len(nodes)))
+    code = coding.huffman_code(freq)
+    leaves = [node for node in layout if node["leaf"]]
+    # one leaf per slot: no two leaves overlap
+    assert sorted(node["x"] for node in leaves) == list(range(n))
+    # left to right is the order of the codewords (0 goes left, 1 right)
+    assert [node["code"] for node in sorted(leaves, key=lambda node: node["x"])] == sorted(code.values())
+    for node in leaves:  # depth = codeword length, labelled with the symbol
+        assert node["y"] == len(code[int(node["label"])]) == len(node["code"])
+    root = layout[-1]
+    assert root["parent"] is None and root["y"] == 0 and root["edge"] == "" and root["p"] == 1.0
+    for node in layout[:-1]:
+        parent = layout[node["parent"]]
+        assert node["y"] == parent["y"] + 1  # every child one level below its parent
+        assert node["edge"] == node["code"][-1] and node["code"] == parent["code"] + node["edge"]
+        assert (node["x"] < parent["x"]) == (node["edge"] == "0")  # child 0 on the left
+        assert node["p"] == pytest.approx(nodes[node["id"]]["weight"] / sum(freq.values()))
+    for node in layout:  # a subtree's leaves fill a run of slots, so edges cannot cross
+        if not node["leaf"]:
+            xs = sorted(layout[i]["x"] for i in _leaves_under(layout, node["id"]))
+            assert xs == list(range(int(xs[0]), int(xs[0]) + len(xs)))
+            assert xs[0] < node["x"] < xs[-1]
+
+
+def test_tree_layout_of_one_symbol_and_bad_input():
+    assert coding.tree_layout(coding.huffman_tree({"x": 3})) == [
+        {"id": 0, "x": 0, "y": 0, "parent": None, "edge": "", "leaf": True, "label": "x", "p": 1.0, "code": "0"}]
+    nodes = coding.huffman_tree({"a": 1, "b": 2, "c": 3})
+    for bad in ([], "tree", nodes[:-1], [nodes[1], nodes[0]] + nodes[2:], [{"id": 0}]):
+        with pytest.raises(ValueError, match="nodes"):
+            coding.tree_layout(bad)
+
+
+def test_deep_compression_labels_validates_before_any_work():
+    with pytest.raises(ValueError, match="model"):
+        coding.deep_compression_labels("resnet")
+    with pytest.raises(ValueError, match="settings"):
+        coding.deep_compression_labels("lenet5", bits=3)
+    with pytest.raises(ValueError, match="weight_bits"):
+        coding.deep_compression_labels("lenet_300_100", weight_bits={"0": 5})
+
+
+def test_check_huffman_lengths(capsys):
+    from lib.exercises import check_huffman_lengths
+
+    def right(counts):
+        code = coding.huffman_code(dict(enumerate(counts)))
+        return [len(code[i]) for i in range(len(counts))]
+
+    check_huffman_lengths(right)
+    assert "✓" in capsys.readouterr().out
+    check_huffman_lengths(lambda counts: [max(1, math.ceil(math.log2(len(counts))))] * len(counts))  # fixed length
+    out = capsys.readouterr().out
+    assert "✗" in out and "optimum" in out
+    check_huffman_lengths(lambda counts: [1] * len(counts))  # not a prefix code
+    assert "Kraft" in capsys.readouterr().out
+    check_huffman_lengths(lambda counts: 1 / 0)
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    check_huffman_lengths(None)
+    assert "Not attempted" in capsys.readouterr().out

@@ -84,3 +84,22 @@ def test_modules_are_self_contained():
         src = esm(name)
         assert "const FC = " in src and src.rstrip().endswith("export default { render };")
     assert math.isfinite(ComplexRotation().theta)
+
+
+def test_tree_panel_spec_and_a_sweep_of_huffman_trees():
+    from lib import coding
+    from lib.widgets import tree
+
+    assert tree("t", title="Huffman tree") == {"type": "tree", "key": "t", "title": "Huffman tree"}
+    for bad in ("", None, 3):
+        with pytest.raises(ValueError, match="key"):
+            tree(bad)
+    w = Sweep(lambda n: {"tree": coding.tree_layout(coding.huffman_tree({s: s + 1 for s in range(n)}))},
+              {"n": [1, 2, 5, 33]}, panels=[tree("tree")], start={"n": 5}, progress=False)
+    assert w.panels == [{"type": "tree", "key": "tree", "title": ""}]
+    nodes = w.result(n=33)["tree"]
+    assert len(nodes) == 65 and sum(node["leaf"] for node in nodes) == 33
+    assert set(nodes[0]) >= {"x", "y", "parent", "edge", "leaf", "label", "code"}  # what sweep.js reads
+    assert w.result(n=1)["tree"][0]["parent"] is None
+    src = esm("sweep.js")
+    assert 'spec.type === "tree"' in src and "function drawTree" in src

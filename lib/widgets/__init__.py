@@ -6,9 +6,9 @@ sliders respond in the static book, in a live notebook, and under test.
 
 from .base import BookWidget
 from .rotation import ComplexRotation
-from .sweep import Sweep, bars, curve, heatmap, readout, series
+from .sweep import Sweep, bars, curve, heatmap, readout, series, tree
 from .plane import DFTExplorer, ExpMap, Listen, PlaneActions, SquareSymmetries, TaylorSeries
 from .winding import WindingMachine
 
 __all__ = ["BookWidget", "ComplexRotation", "DFTExplorer", "ExpMap", "Listen", "PlaneActions", "SquareSymmetries", "Sweep",
-           "TaylorSeries", "WindingMachine", "bars", "curve", "heatmap", "readout", "series"]
+           "TaylorSeries", "WindingMachine", "bars", "curve", "heatmap", "readout", "series", "tree"]

@@ -7,7 +7,7 @@ sliders also move between grid points (parameters given a ``live`` range), and
 Python computes those values on request and pushes them to the view.
 
 Panels say how to draw a result (see :func:`readout`, :func:`curve`,
-:func:`series`, :func:`heatmap`, :func:`bars`).
+:func:`series`, :func:`heatmap`, :func:`bars`, :func:`tree`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,17 @@ def bars(key: str, *, x: str | None = None, xlabel: str = "", ylabel: str = "", 
         raise ValueError(f"legend must name {1 + len(stack)} series (key and stack), got {len(legend)}")
     return {"type": "bars", "key": key, "x": x, "xlabel": xlabel, "ylabel": ylabel, "title": title,
             "marks": list(marks), "labels": labels, "ylog": ylog, "stack": stack, "legend": legend}
+
+
+def tree(key: str, *, title: str = "") -> dict:
+    """Draw a tree result: a list of nodes with ``x`` (leaf slots), ``y`` (depth), ``parent`` (an id
+    or ``None``), ``edge`` (the text on the edge from the parent), ``leaf`` and ``label``, as
+    :func:`lib.coding.tree_layout` returns for a Huffman tree. Edges are drawn with their bits and
+    leaves with their labels (and codewords, when they fit), depth increasing downwards, on a
+    panel twice as wide as the others. Labels thin out when the leaves are too close."""
+    if not isinstance(key, str) or not key:
+        raise ValueError(f"key must name a result (a non-empty string), got {key!r}")
+    return {"type": "tree", "key": key, "title": title}
 
 
 class Sweep(BookWidget):

@@ -65,7 +65,9 @@ function render({ model, el }) {
       panelBox.append(box);
       return { spec, box };
     }
-    const c = FC.canvas(spec.type === "heatmap" ? 290 : 320, 250, `${spec.title || spec.type} plot`);
+    const [w, h] = spec.type === "heatmap" ? [290, 250] : spec.type === "tree" ? [652, 300] : [320, 250];
+    const c = FC.canvas(w, h, `${spec.title || spec.type} plot`);
+    if (spec.type === "tree") c.canvas.style.height = "auto";  // wider than a phone: shrink, keep the shape
     panelBox.append(c.canvas);
     return { spec, c };
   });
@@ -78,6 +80,7 @@ function render({ model, el }) {
       else if (s.type === "series") drawSeries(v.c, s, r);
       else if (s.type === "heatmap") drawHeatmap(v.c, s, r);
       else if (s.type === "bars") drawBars(v.c, s, r);
+      else if (s.type === "tree") drawTree(v.c, s, r);
     }
     const drawn = {};
     for (const v of views) {
@@ -211,6 +214,103 @@ function render({ model, el }) {
     });
     ctx.strokeStyle = th.red; ctx.lineWidth = 2;
     for (const m of marks) { ctx.beginPath(); ctx.moveTo(map.x(m), map.T); ctx.lineTo(map.x(m), map.B); ctx.stroke(); }
+  }
+
+  // A tree laid out in Python (lib.coding.tree_layout): x in leaf slots, y = depth. Edges carry
+  // their bits, leaves their labels and, when they fit, their codewords; depth runs down the side.
+  function drawTree(c, s, r) {
+    const nodes = r[s.key] || [];
+    const { ctx } = c;
+    ctx.clearRect(0, 0, c.width, c.height);
+    const L = 46, R = c.width - 14, T = s.title ? 30 : 14, B = c.height - 34;
+    ctx.save();
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    if (s.title) { ctx.fillStyle = th.ink; ctx.font = `bold 12px ${th.font}`; ctx.fillText(s.title, (L + R) / 2, 4); }
+    if (!nodes.length) { ctx.restore(); return; }
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const leaves = nodes.filter((n) => n.leaf);
+    const xmax = Math.max(...nodes.map((n) => n.x)), depth = Math.max(...nodes.map((n) => n.y));
+    const inset = 12;                                               // keep the leaves clear of the depth numbers
+    const dx = xmax > 0 ? Math.min(80, (R - L - 2 * inset) / xmax) : 0;  // leaf spacing, capped for small trees
+    const dy = depth > 0 ? Math.min(70, (B - T) / depth) : 0;       // level spacing, likewise
+    const x0 = (L + R) / 2 - (xmax * dx) / 2, y0 = T + (B - T - depth * dy) / 2;  // centred in the panel
+    const px = (x) => x0 + x * dx, py = (y) => y0 + y * dy;
+
+    // depth guide: the depth of a leaf is the length of its codeword
+    const every = dy > 0 ? Math.ceil(14 / dy) : 1;
+    ctx.font = `11px ${th.font}`;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.lineWidth = 1;
+    for (let d = 0; d <= depth; d += every) {
+      ctx.strokeStyle = th.grid;
+      ctx.beginPath(); ctx.moveTo(L, py(d)); ctx.lineTo(R, py(d)); ctx.stroke();
+      ctx.fillStyle = th.muted;
+      ctx.fillText(String(d), L - 6, py(d));
+    }
+    ctx.save();
+    ctx.translate(12, y0 + (depth * dy) / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillStyle = th.ink;
+    ctx.font = `12px ${th.font}`;
+    ctx.fillText("depth = bits", 0, 0);
+    ctx.restore();
+
+    // edges, then their bits on the outer side of each edge
+    ctx.strokeStyle = th.muted;
+    ctx.lineWidth = 1.2;
+    const edges = nodes.filter((n) => n.parent !== null && n.parent !== undefined && byId.has(n.parent));
+    for (const n of edges) {
+      const p = byId.get(n.parent);
+      ctx.beginPath(); ctx.moveTo(px(p.x), py(p.y)); ctx.lineTo(px(n.x), py(n.y)); ctx.stroke();
+    }
+    const bitSize = Math.min(11, Math.floor(dy * 0.6));
+    if (bitSize >= 8) {
+      ctx.font = `${bitSize}px ${th.font}`;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = th.orange;
+      for (const n of edges) {
+        const p = byId.get(n.parent);
+        const vx = px(n.x) - px(p.x), vy = py(n.y) - py(p.y), len = Math.hypot(vx, vy);
+        if (len < 2.2 * bitSize || !n.edge) continue;
+        // normal to the edge on its outer side: up-left of a left edge, up-right of a right one
+        const side = vx < 0 ? -1 : 1, off = 0.6 * bitSize + 2;
+        ctx.fillText(n.edge, px(p.x) + vx / 2 + (side * vy / len) * off, py(p.y) + vy / 2 - (side * vx / len) * off);
+      }
+    }
+
+    // nodes: small dots inside, larger ones at the leaves
+    const leafR = Math.max(2, Math.min(5, 0.3 * (dx || 20)));
+    for (const n of nodes) {
+      if (n.leaf) FC.dot(ctx, px(n.x), py(n.y), leafR, th.blue, th.paper);
+      else FC.dot(ctx, px(n.x), py(n.y), Math.max(1.5, leafR * 0.55), th.muted);
+    }
+
+    // leaf labels under the leaves (the space below a leaf is free), every k-th when crowded
+    const labelSize = Math.max(8, Math.min(11, Math.floor((dx || 20) * 0.75)));
+    ctx.font = `${labelSize}px ${th.font}`;
+    const widest = Math.max(...leaves.map((n) => ctx.measureText(String(n.label)).width));
+    const step = dx > 0 ? Math.max(1, Math.ceil((widest + 3) / dx)) : 1;
+    ctx.font = `10px ${th.font}`;
+    const codes = step === 1 && leaves.every((n) => n.code && ctx.measureText(n.code).width <= (dx || 80) - 4);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    for (const n of leaves) {
+      if (Math.round(n.x) % step !== 0) continue;
+      const y = py(n.y) + leafR + 2;
+      ctx.fillStyle = th.ink;
+      ctx.font = `${labelSize}px ${th.font}`;
+      ctx.fillText(String(n.label), px(n.x), y);
+      if (codes) {
+        ctx.fillStyle = th.muted;
+        ctx.font = `10px ${th.font}`;
+        ctx.fillText(n.code, px(n.x), y + labelSize + 1);
+      }
+    }
+    ctx.restore();
   }
 
   // ---- update, and the live-kernel round trip
