@@ -502,7 +502,7 @@ def deep_compression_bits(codebook, labels, index_bits: int = 5, weight_bits: in
         out["avg_index_bits"] = out["huffman_index"] / max(1, entries)
         out["avg_weight_bits"] = out["huffman_codes"] / max(1, entries)
         out["total"] = out["huffman_total"]
-    out["compression"] = out["dense"] / out["total"]
+    out["compression"] = out["dense"] / out["total"] if out["total"] else math.inf  # nothing kept: nothing stored
     return out
 
 

@@ -200,12 +200,8 @@ def encode_layer(codebook: torch.Tensor, labels: torch.Tensor, index_bits: int =
 
     if not isinstance(labels, torch.Tensor):
         raise ValueError(f"labels must be an integer tensor, got {type(labels).__name__}")
-    if bool((labels != 0).any()):
-        count = deep_compression_bits(codebook, labels, index_bits, weight_bits, huffman=huffman)  # validates too
-        total = count["total"]
-    else:  # nothing kept: validate with one stand-in entry (a ratio over zero bits has no value); store nothing
-        stand_in = torch.cat([labels.reshape(-1), torch.ones(1, dtype=labels.dtype)])
-        count, total = deep_compression_bits(codebook, stand_in, index_bits, weight_bits, huffman=False), 0
+    count = deep_compression_bits(codebook, labels, index_bits, weight_bits, huffman=huffman)  # validates too
+    total = count["total"]  # 0 when nothing is kept
     index_bits, weight_bits = count["index_bits"], count["weight_bits"]
     labels = labels.detach().cpu().long()
     if labels.dim() > 7 or any(n >= 2**32 for n in labels.shape) or labels.dim() == 0:

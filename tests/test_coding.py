@@ -281,3 +281,8 @@ def test_check_huffman_lengths(capsys):
     assert "ZeroDivisionError" in capsys.readouterr().out
     check_huffman_lengths(None)
     assert "Not attempted" in capsys.readouterr().out
+
+
+def test_deep_compression_bits_of_a_layer_with_nothing_kept():
+    r = coding.deep_compression_bits(torch.tensor([0.0, 1.0]), torch.zeros(10, dtype=torch.long), index_bits=2)
+    assert r["nonzero"] == 0 and r["total"] == 0 and r["compression"] == math.inf
