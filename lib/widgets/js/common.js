@@ -177,7 +177,7 @@ const FC = (() => {
     ctx.textBaseline = "middle";
     ctx.fillText(ylabel, 0, 0);
     ctx.restore();
-    if (items) legend(ctx, th, L + 4, T - 10, items);
+    if (items) legend(ctx, th, L + 4, T - 10, items, box.x + box.w - 4 - (L + 4));
     return { x: sx, y: sy, L, R, T, B };
   }
 
@@ -217,17 +217,25 @@ const FC = (() => {
     if (stroke) { ctx.strokeStyle = stroke; ctx.lineWidth = 1.5; ctx.stroke(); }
   }
 
-  function legend(ctx, th, x, y, items) {
+  // One row of coloured keys from (x, y); with `maxWidth`, a row too long for it is drawn in a
+  // smaller font (down to 8 px) with tighter spacing, so no key is cut off at the panel's edge.
+  function legend(ctx, th, x, y, items, maxWidth = Infinity) {
     ctx.save();
-    ctx.font = `11px ${th.font}`;
     ctx.textBaseline = "middle";
     ctx.textAlign = "left";
+    let size = 11, key = 14, gap = 8;
+    const width = () => items.reduce((w, { label }) => w + key + 4 + gap + ctx.measureText(label).width, 0);
+    ctx.font = `${size}px ${th.font}`;
+    while (width() > maxWidth && size > 8) {
+      size -= 0.5; key = 10; gap = 5;
+      ctx.font = `${size}px ${th.font}`;
+    }
     for (const { label, color } of items) {
       ctx.fillStyle = color;
-      ctx.fillRect(x, y - 1.5, 14, 3);
+      ctx.fillRect(x, y - 1.5, key, 3);
       ctx.fillStyle = th.ink;
-      ctx.fillText(label, x + 18, y);
-      x += 26 + ctx.measureText(label).width;
+      ctx.fillText(label, x + key + 4, y);
+      x += key + 4 + gap + ctx.measureText(label).width;
     }
     ctx.restore();
   }
