@@ -181,6 +181,27 @@ def bench_deep_compression() -> dict:
     return out
 
 
+def bench_int8() -> dict:
+    """Both LeNets in float32 and in int8 with PyTorch's quantised kernels (``lib.integer.int8_model``,
+    x86 backend, 512 calibration images): test error and latency at batch 1 and 256, 1 thread."""
+    import torch
+
+    from lib import data, integer, measure, train
+
+    torch.set_num_threads(1)
+    out = {}
+    for model, flat, epochs in (("lenet_300_100", True, 20), ("lenet5", False, 15)):
+        d = data.mnist(flatten=flat)
+        net, _ = train.train_cached(train.TrainConfig(model=model, num_epochs=epochs), d)
+        nets = {"float32": net.eval(), "int8": integer.int8_model(net, d.X_train[:512])}
+        r = {k: {"error": 1.0 - train.accuracy(n, d.X_test, d.y_test)} for k, n in nets.items()}
+        for b, runs in ((1, 200), (256, 20)):
+            for k, n in nets.items():
+                r[k][f"batch{b}_ms"] = measure.latency(n, d.X_test[:b], warmup=10, runs=runs)["median_ms"]
+        out[model] = {**r, "speedup": {b: r["float32"][f"batch{b}_ms"] / r["int8"][f"batch{b}_ms"] for b in (1, 256)}}
+    return out
+
+
 def bench_structured() -> dict:
     """Network Slimming on VGG-small (cached training; latencies measured afresh by the function on a
     first run only, so they are re-measured here) and CSR against dense for LeNet-300-100's fc1."""
@@ -221,6 +242,7 @@ def main() -> None:
              ("pruning", "Han et al. 2015 pruning on MNIST (cached by config)", bench_pruning),
              ("deep_compression", "Deep Compression on MNIST (cached by config)", bench_deep_compression),
              ("structured", "Network Slimming and sparse kernels (cached training; timings fresh)", bench_structured),
+             ("int8", "int8 (PyTorch's quantised kernels) against float32 (timings fresh)", bench_int8),
              ("pages", "pages and sliders in Chromium", bench_pages)]
     for key, label, fn in steps:
         print(f"bench: {label} ...", flush=True)
@@ -260,6 +282,11 @@ def main() -> None:
           f"masked {sl['speedup_masked'][1]:.2f}x / {sl['speedup_masked'][256]:.2f}x (1 thread)")
     print(f"CSR beats dense for a 300x784 layer from sparsity {st['csr_crossover_sparsity'][1]} (batch 1), "
           f"{st['csr_crossover_sparsity'][256]} (batch 256)")
+    for model, r in results["int8"].items():
+        print(f"int8 {model}: error {100 * r['float32']['error']:.2f}% -> {100 * r['int8']['error']:.2f}%; "
+              f"latency {r['float32']['batch1_ms']:.3f} -> {r['int8']['batch1_ms']:.3f} ms at batch 1 "
+              f"({r['speedup'][1]:.2f}x), {r['float32']['batch256_ms']:.2f} -> {r['int8']['batch256_ms']:.2f} ms "
+              f"at batch 256 ({r['speedup'][256]:.2f}x), 1 thread")
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"

@@ -265,3 +265,29 @@ def test_check_quantize_multiplier(capsys):
     assert "✗" in capsys.readouterr().out
     check_quantize_multiplier(None)
     assert "Not attempted" in capsys.readouterr().out
+
+
+def test_int8_model_uses_quantised_kernels_and_leaves_the_float_net_alone():
+    import torch.ao.nn.intrinsic.quantized as nniq
+    import torch.ao.nn.quantized as nnq
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    X = torch.randn(256, 16)
+    q = I.int8_model(net, X)
+    assert isinstance(q.net[0], nniq.LinearReLU) and isinstance(q.net[2], nnq.Linear)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    with torch.no_grad():
+        y, yq = net(X), q(X)
+    # 8-bit activations and weights: the outputs stay close to float, but are not equal to it
+    assert 0 < float((y - yq).abs().max()) < 0.05 * float(y.abs().max())
+    assert torch.equal(yq, I.int8_model(net, X)(X))  # same calibration, same model
+
+
+@pytest.mark.parametrize("kwargs, name", [({"net": "x"}, "net"), ({"calibration": torch.empty(0)}, "calibration"),
+                                          ({"backend": "tpu"}, "backend")])
+def test_int8_model_rejects_bad_input(kwargs, name):
+    args = {"net": torch.nn.Sequential(torch.nn.Linear(2, 2)), "calibration": torch.randn(4, 2), **kwargs}
+    with pytest.raises(ValueError, match=name):
+        I.int8_model(**args)
