@@ -281,26 +281,6 @@ def decode_layer(blob: bytes) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------- the whole network
-def _settings(model: str, overrides: dict) -> dict:
-    """The model's Deep Compression settings with ``overrides``, resolved as the library resolves them."""
-    from .coding import DEEP_COMPRESSION_SETTINGS
-    from .pruning import PRUNABLE
-
-    if model not in DEEP_COMPRESSION_SETTINGS:
-        raise ValueError(f"model must be one of {sorted(DEEP_COMPRESSION_SETTINGS)!r}, got {model!r}")
-    unknown = set(overrides) - set(DEEP_COMPRESSION_SETTINGS[model])
-    if unknown:
-        raise ValueError(f"settings must be among {sorted(DEEP_COMPRESSION_SETTINGS[model])!r}, "
-                         f"got {sorted(unknown)!r}")
-    st = {**DEEP_COMPRESSION_SETTINGS[model], **{k: v for k, v in overrides.items() if v is not None}}
-    layers = PRUNABLE[model]
-    bits = st["weight_bits"] if isinstance(st["weight_bits"], dict) else {n: st["weight_bits"] for n in layers}
-    if sorted(bits) != sorted(layers):
-        raise ValueError(f"weight_bits must give a width for each of the layers {layers!r}, got {sorted(bits)!r}")
-    st["weight_bits"] = {n: check_int(f"weight_bits[{n!r}]", bits[n], 1, 16) for n in layers}
-    return st
-
-
 def compressed_net(model: str = "lenet_300_100", **settings) -> nn.Module:
     """The network :func:`lib.coding.reproduce_deep_compression` builds, for writing out.
 
@@ -320,11 +300,12 @@ def compressed_net(model: str = "lenet_300_100", **settings) -> nn.Module:
     from dataclasses import replace
 
     from . import pruning
+    from .coding import _deep_compression_settings
     from .config import cache_dir, config_key
     from .quantization import share_weights
     from .train import TrainConfig, fit, load_data
 
-    st = _settings(model, settings)
+    st = _deep_compression_settings(model, settings)  # resolved and validated as the library does
     key = config_key({"settings": st, "pruned": pruning._han_setup(model, {})[3]})
     path = cache_dir("pipeline") / f"{model}-{key}.pt"
     net = pruning.remove_reparametrization(pruning.han2015_net(model))
