@@ -568,11 +568,10 @@ def storage_bits(net: nn.Module) -> dict[str, int]:
 
 
 def _error(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> float:
-    net.eval()
+    from .train import accuracy
+
     with torch.no_grad():
-        wrong = sum(int((net(X[i:i + batch_size]).argmax(1) != y[i:i + batch_size]).sum())
-                    for i in range(0, len(y), batch_size))
-    return wrong / max(1, len(y))
+        return 1.0 - accuracy(net, X, y, batch_size)
 
 
 def fit_binary(net: nn.Module, X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, y_test: torch.Tensor,

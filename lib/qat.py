@@ -419,13 +419,11 @@ def error_rate(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
     >>> error_rate(nn.Linear(2, 2), torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]))
     0.5
     """
-    batch_size = check_int("batch_size", batch_size, 1)
+    from .train import accuracy
+
     if len(X) != len(y) or len(y) == 0:
         raise ValueError(f"X and y must have the same, non-zero length, got {len(X)} and {len(y)}")
-    net.eval()
-    wrong = sum(int((net(X[i:i + batch_size]).argmax(dim=1) != y[i:i + batch_size]).sum())
-                for i in range(0, len(y), batch_size))
-    return wrong / len(y)
+    return 1.0 - accuracy(net, X, y, batch_size)
 
 
 def qat_finetune(qnet: nn.Module, X: torch.Tensor, y: torch.Tensor, num_steps: int = 300, lr: float = 0.01,
