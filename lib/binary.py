@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 
 __all__ = ["binarize", "xnor_scale", "quantize_k", "dorefa_weight", "dorefa_activation", "quantize_grad",
            "BinaryLinear", "BinaryConv2d", "SignActivation", "DoReFaActivation", "QuantizeGrad",
@@ -568,7 +568,7 @@ def storage_bits(net: nn.Module) -> dict[str, int]:
 
 
 def _error(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> float:
-    from .train import accuracy
+    from lib.workbench.train import accuracy
 
     with torch.no_grad():
         return 1.0 - accuracy(net, X, y, batch_size)

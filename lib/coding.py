@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from numbers import Integral, Real
 
-from ._checks import check_int
+from lib.core.checks import check_int
 
 __all__ = ["huffman_tree", "huffman_code", "tree_layout", "huffman_encode", "huffman_decode", "is_prefix_free", "kraft_sum",
            "code_lengths", "expected_length", "entropy", "canonical_code", "huffman_table_bits",
@@ -528,7 +528,7 @@ DEEP_COMPRESSION_SETTINGS = {
 def _deep_compression_settings(model: str, settings: dict) -> dict:
     """The model's :data:`DEEP_COMPRESSION_SETTINGS` with ``settings`` applied, validated; ``weight_bits``
     becomes one width per prunable layer."""
-    from . import pruning
+    from lib import pruning
 
     if model not in DEEP_COMPRESSION_SETTINGS:
         raise ValueError(f"model must be one of {sorted(DEEP_COMPRESSION_SETTINGS)!r}, got {model!r}")
@@ -579,10 +579,11 @@ def reproduce_deep_compression(model: str = "lenet_300_100", **settings) -> dict
     import torch
     from torch import nn
 
-    from . import measure, pruning
-    from .config import cache_dir, config_key
-    from .quantization import share_weights
-    from .train import TrainConfig, accuracy, fit, load_data
+    from lib.workbench import measure
+    from lib import pruning
+    from lib.core.cache import cache_dir, config_key
+    from lib.quantization import share_weights
+    from lib.workbench.train import TrainConfig, accuracy, fit, load_data
 
     st = _deep_compression_settings(model, settings)
     layers = pruning.PRUNABLE[model]
@@ -652,8 +653,8 @@ def deep_compression_labels(model: str = "lenet_300_100", **settings) -> list[di
         Per prunable layer: ``name``, ``codebook`` (tensor, ``codebook[0] == 0``), ``labels`` (int64
         tensor of the weight's shape, 0 for pruned weights), ``index_bits`` and ``weight_bits``.
     """
-    from . import pruning
-    from .quantization import kmeans_quantize
+    from lib import pruning
+    from lib.quantization import kmeans_quantize
 
     st = _deep_compression_settings(model, settings)
     net = pruning.remove_reparametrization(pruning.han2015_net(model))

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._checks import check_real
+from lib.core.checks import check_real
 
 __all__ = ["tone", "chord", "wind", "center_of_mass", "almost_fourier", "fourier", "dft", "fft", "ifft",
            "convolve", "peak_width"]

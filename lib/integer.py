@@ -47,7 +47,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import check_choice, check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 
 __all__ = ["cpu_info", "simd_peaks", "quantize_multiplier", "rounding_right_shift", "fixed_point_multiply",
            "requantize", "quantize_bias", "integer_linear", "log2_levels", "log2_quantize", "shift_multiply"]

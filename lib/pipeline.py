@@ -42,7 +42,7 @@ from collections import Counter
 import torch
 from torch import nn
 
-from ._checks import check_int
+from lib.core.checks import check_int
 
 __all__ = ["encode_layer", "decode_layer", "header_bits", "compressed_net", "shared_layers",
            "storage_breakdown", "STAGES", "LENGTH_BITS"]
@@ -124,7 +124,7 @@ def _write_table(w: _Writer, lengths: dict[int, int], symbol_bits: int) -> None:
 
 def _read_table(r: _Reader, symbol_bits: int) -> dict[str, int]:
     """Read a table written by ``_write_table``: codeword to symbol, for the canonical code."""
-    from .coding import canonical_code
+    from lib.coding import canonical_code
 
     if r.read(1):
         lengths = {}
@@ -142,7 +142,7 @@ def _read_table(r: _Reader, symbol_bits: int) -> dict[str, int]:
 
 def _huffman(w: _Writer, stream: list[int], symbol_bits: int) -> None:
     """Write a Huffman table for ``stream`` and then the stream, canonically coded."""
-    from .coding import canonical_code, code_lengths, huffman_code
+    from lib.coding import canonical_code, code_lengths, huffman_code
 
     code = canonical_code(huffman_code(Counter(stream)))
     _write_table(w, code_lengths(code), symbol_bits)
@@ -196,7 +196,7 @@ def encode_layer(codebook: torch.Tensor, labels: torch.Tensor, index_bits: int =
     >>> len(blob), header_bits(1, 2) + 4 * (2 + 2) + 3 * 32  # 4 entries (one padding), 3 centroids
     (24, 192)
     """
-    from .coding import deep_compression_bits, relative_entries
+    from lib.coding import deep_compression_bits, relative_entries
 
     if not isinstance(labels, torch.Tensor):
         raise ValueError(f"labels must be an integer tensor, got {type(labels).__name__}")
@@ -249,7 +249,7 @@ def decode_layer(blob: bytes) -> tuple[torch.Tensor, torch.Tensor]:
     tensor([[ 0.,  2.,  0.],
             [ 0.,  0., -1.]])
     """
-    from .coding import relative_decode
+    from lib.coding import relative_decode
 
     if not isinstance(blob, (bytes, bytearray)) or not blob:
         raise ValueError(f"blob must be the non-empty bytes encode_layer returns, got {type(blob).__name__}")
@@ -299,11 +299,11 @@ def compressed_net(model: str = "lenet_300_100", **settings) -> nn.Module:
     """
     from dataclasses import replace
 
-    from . import pruning
-    from .coding import _deep_compression_settings
-    from .config import cache_dir, config_key
-    from .quantization import share_weights
-    from .train import TrainConfig, fit, load_data
+    from lib import pruning
+    from lib.coding import _deep_compression_settings
+    from lib.core.cache import cache_dir, config_key
+    from lib.quantization import share_weights
+    from lib.workbench.train import TrainConfig, fit, load_data
 
     st = _deep_compression_settings(model, settings)  # resolved and validated as the library does
     key = config_key({"settings": st, "pruned": pruning._han_setup(model, {})[3]})
@@ -329,7 +329,7 @@ def compressed_net(model: str = "lenet_300_100", **settings) -> nn.Module:
 def shared_layers(net: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Module name to ``(codebook, labels)`` for every weight-shared layer of ``net`` (a
     :class:`lib.quantization.SharedWeights` parametrisation of its ``weight``), in module order."""
-    from .quantization import SharedWeights
+    from lib.quantization import SharedWeights
 
     out = {}
     for name, module in net.named_modules():

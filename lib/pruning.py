@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from ._checks import check_choice, check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 
 __all__ = ["MagnitudePruning", "magnitude_prune", "global_magnitude_prune", "sparsity", "remove_reparametrization"]
 
@@ -191,7 +191,7 @@ def iterative_magnitude_prune(net: nn.Module, data, keep, steps: int, finetune, 
     """
     from dataclasses import replace
 
-    from .train import accuracy, fit
+    from lib.workbench.train import accuracy, fit
 
     if isinstance(steps, bool) or not isinstance(steps, Integral) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -252,8 +252,8 @@ HAN_SETTINGS = {
 def _han_setup(model: str, overrides: dict):
     from dataclasses import asdict, replace
 
-    from .config import config_key
-    from .train import TrainConfig
+    from lib.core.cache import config_key
+    from lib.workbench.train import TrainConfig
 
     if model not in PRUNABLE:
         raise ValueError(f"model must be one of {sorted(PRUNABLE)!r}, got {model!r}")
@@ -287,8 +287,8 @@ def reproduce_han2015(model: str = "lenet_300_100", **settings) -> dict:
     """
     import json
 
-    from .config import cache_dir
-    from .train import accuracy, load_data, train_cached
+    from lib.core.cache import cache_dir
+    from lib.workbench.train import accuracy, load_data, train_cached
 
     st, dense_cfg, ft, key = _han_setup(model, settings)
     keep, steps, final_epochs = st["keep"], st["steps"], st["final_epochs"]
@@ -425,7 +425,7 @@ def dynamic_surgery(net: nn.Module, data, keep: float, layers: Sequence[str], cf
     """
     from torch.func import functional_call
 
-    from .train import accuracy
+    from lib.workbench.train import accuracy
 
     keep = check_real("keep", keep, 0.0, 1.0, lo_open=True)
     margin = check_real("margin", margin, 0.0, 1.0, hi_open=True)
@@ -767,8 +767,8 @@ __all__ += ["surgery_mask", "dynamic_surgery", "hessian_diagonal", "gauss_newton
 def han2015_net(model: str = "lenet_300_100", **settings) -> nn.Module:
     """The network :func:`reproduce_han2015` pruned, its masks in place as ``torch.nn.utils.prune``
     reparametrisations (runs the reproduction first if it is not cached)."""
-    from .config import cache_dir
-    from .train import build
+    from lib.core.cache import cache_dir
+    from lib.workbench.train import build
 
     reproduce_han2015(model, **settings)
     _, dense_cfg, _, key = _han_setup(model, settings)
@@ -798,9 +798,9 @@ def dense_at_equal_size(model: str = "lenet_300_100", kept: float = 0.08, seed: 
     import json
     import math
 
-    from .config import cache_dir, config_key
-    from .models import mlp
-    from .train import TrainConfig, accuracy, fit, load_data
+    from lib.core.cache import cache_dir, config_key
+    from lib.workbench.models import mlp
+    from lib.workbench.train import TrainConfig, accuracy, fit, load_data
 
     check_choice("model", model, ["lenet_300_100"])
     kept = check_real("kept", kept, 0.0, 1.0, lo_open=True)
@@ -839,8 +839,8 @@ def surgery_vs_iterative(model: str = "lenet_300_100", keep: float = 0.018, epoc
     import json
     from dataclasses import replace
 
-    from .config import cache_dir, config_key
-    from .train import TrainConfig, accuracy, load_data, train_cached
+    from lib.core.cache import cache_dir, config_key
+    from lib.workbench.train import TrainConfig, accuracy, load_data, train_cached
 
     check_choice("model", model, sorted(PRUNABLE))
     keep = check_real("keep", keep, 0.0, 1.0, lo_open=True)

@@ -41,8 +41,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import quantization as Q
-from ._checks import check_int, check_real
+from lib import quantization as Q
+from lib.core.checks import check_int, check_real
 
 __all__ = ["pack_int4", "unpack_int4", "quantize_state_dict", "dequantize_state_dict",
            "fake_quantize_weight", "EMAFakeQuantize", "QuantLinear", "QuantConv2d", "quantize_model",
@@ -419,7 +419,7 @@ def error_rate(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int
     >>> error_rate(nn.Linear(2, 2), torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]))
     0.5
     """
-    from .train import accuracy
+    from lib.workbench.train import accuracy
 
     if len(X) != len(y) or len(y) == 0:
         raise ValueError(f"X and y must have the same, non-zero length, got {len(X)} and {len(y)}")

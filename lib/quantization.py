@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 
 __all__ = ["quant_range", "linear_quantize", "dequantize", "fake_quantize", "fake_quantize_per_channel",
            "qparams", "per_channel_qparams", "quantization_error",

@@ -65,8 +65,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
-from ._checks import check_choice, check_int, check_real
-from .pruning import _check_amount, remove_reparametrization
+from lib.core.checks import check_choice, check_int, check_real
+from lib.pruning import _check_amount, remove_reparametrization
 
 __all__ = ["GRANULARITIES", "CRITERIA", "group_norms", "GroupMagnitudePruning", "group_magnitude_prune",
            "channel_scores", "channel_plan", "mask_channels", "remove_channels", "slimming_penalty",
@@ -721,7 +721,7 @@ def finetune_curve(net: nn.Module, data, epochs: int, lr: float, seed: int = 0, 
 
 
 def _latencies(net: nn.Module, X: torch.Tensor) -> dict[str, float]:
-    from .measure import latency
+    from lib.workbench.measure import latency
 
     return {"batch1": latency(net, X[:1], warmup=20, runs=200)["median_ms"],
             "batch256": latency(net, X[:256], warmup=5, runs=20)["median_ms"]}
@@ -748,7 +748,7 @@ def network_slimming(prune_fraction: float = 0.55, lam: float = 1e-2, epochs: in
     4. *Measure*, on one thread: latency of the dense, masked (:func:`mask_channels`: same
        shapes) and removed networks at batch 1 and 256; multiply-accumulates; parameters.
 
-    Results are cached in ``lib.config.cache_dir("slimming")`` by the full configuration
+    Results are cached in ``lib.cache.cache_dir("slimming")`` by the full configuration
     (the JSON below, and a ``.pt`` with the ``"slim"`` and ``"pruned"`` state dicts; the
     pruned one loads into ``vgg_small(channels=tuple(channels_after.values()))``).
 
@@ -804,8 +804,8 @@ def network_slimming(prune_fraction: float = 0.55, lam: float = 1e-2, epochs: in
     """
     import json
 
-    from .measure import count_macs, count_params
-    from .train import TrainConfig, build, fit, load_data, train_cached
+    from lib.workbench.measure import count_macs, count_params
+    from lib.workbench.train import TrainConfig, build, fit, load_data, train_cached
 
     config = slimming_config(prune_fraction, lam, epochs, finetune_epochs, lr, finetune_lr, seed)
     path = _slimming_path(config)
@@ -871,14 +871,14 @@ def slimming_config(prune_fraction: float = 0.55, lam: float = 1e-2, epochs: int
                     lr: float = 0.05, finetune_lr: float = 0.01, seed: int = 0) -> dict:
     """The full, validated configuration of :func:`network_slimming` (same arguments), JSON-able.
 
-    Its hash names the cache; chapters pass it to ``lib.config.memo`` so that results
+    Its hash names the cache; chapters pass it to ``lib.cache.memo`` so that results
     derived from the slimming networks are recomputed when the networks change. Keys:
     ``method``, ``baseline`` (the :class:`lib.train.TrainConfig` of both trainings, as a
     dict), ``lam``, ``prune_fraction``, ``finetune_epochs``, ``finetune_lr``.
     """
     from dataclasses import asdict
 
-    from .train import TrainConfig
+    from lib.workbench.train import TrainConfig
 
     prune_fraction = check_real("prune_fraction", prune_fraction, 0.0, 1.0, hi_open=True)
     lam = check_real("lam", lam, 0.0, 1.0)
@@ -893,7 +893,7 @@ def slimming_config(prune_fraction: float = 0.55, lam: float = 1e-2, epochs: int
 
 
 def _slimming_path(config: dict):
-    from .config import cache_dir, config_key
+    from lib.core.cache import cache_dir, config_key
 
     return cache_dir("slimming") / f"vgg_small-{config_key(config)}"
 
@@ -904,7 +904,7 @@ def slimming_nets(**kwargs) -> tuple[nn.Sequential, nn.Sequential]:
 
     Runs :func:`network_slimming` first if its results are not cached yet.
     """
-    from .train import TrainConfig, build, train_cached
+    from lib.workbench.train import TrainConfig, build, train_cached
 
     config = slimming_config(**kwargs)
     network_slimming(**kwargs)
@@ -916,7 +916,7 @@ def slimming_nets(**kwargs) -> tuple[nn.Sequential, nn.Sequential]:
 
 def slimmed_net(**kwargs) -> nn.Sequential:
     """The pruned and fine-tuned VGG-small of :func:`network_slimming` (same keyword arguments), in eval mode."""
-    from .models import vgg_small
+    from lib.workbench.models import vgg_small
 
     config = slimming_config(**kwargs)
     result = network_slimming(**kwargs)

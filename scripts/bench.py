@@ -131,8 +131,9 @@ def bench_fft() -> dict:
     """Own FFT against numpy.fft (ratio reported, not asserted) and the O(n^2) DFT crossover."""
     import numpy as np
 
-    from lib import config, fourier
-    from lib.measure import time_call
+    from lib.core import config
+    from lib import fourier
+    from lib.workbench.measure import time_call
 
     config.set_threads(1)
     rows = []
@@ -186,7 +187,8 @@ def bench_int8() -> dict:
     x86 backend, 512 calibration images): test error and latency at batch 1 and 256, 1 thread."""
     import torch
 
-    from lib import data, integer, measure, train
+    from lib.workbench import data, measure, train
+    from lib import integer
 
     torch.set_num_threads(1)
     out = {}
@@ -209,7 +211,8 @@ def bench_structured() -> dict:
 
     import torch
 
-    from lib import measure, structured
+    from lib.workbench import measure
+    from lib import structured
 
     s = structured.network_slimming()
     torch.set_num_threads(1)

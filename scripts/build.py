@@ -7,7 +7,7 @@ the vendored JS, so this script hashes them too: when any of them changed since 
 last build, the execution cache is dropped (every notebook re-runs) and Sphinx
 rebuilds every page (``--all``), which also re-copies the static files. With
 nothing changed, the build only checks the cache and finishes in seconds.
-Trained weights and rendered videos have their own cache (``lib.config.cache_dir``).
+Trained weights and rendered videos have their own cache (``lib.cache.cache_dir``).
 """
 
 from __future__ import annotations

@@ -296,7 +296,7 @@ def test_bad_arguments_raise_valueerror_naming_them(call, name):
 
 # --------------------------------------------------------------------------- the exercise checker
 def test_check_xnor_dot(capsys):
-    from lib.exercises import check_xnor_dot
+    from lib.book.exercises import check_xnor_dot
 
     check_xnor_dot(lambda a, b, n: n - 2 * int(np.bitwise_count(a ^ b).sum()))
     assert "✓" in capsys.readouterr().out

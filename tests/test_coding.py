@@ -11,7 +11,8 @@ import random
 import pytest
 import torch
 
-from lib import coding, measure
+from lib import coding
+from lib.workbench import measure
 from lib.quantization import kmeans_quantize
 
 torch.set_num_threads(1)
@@ -264,7 +265,7 @@ def test_deep_compression_labels_validates_before_any_work():
 
 
 def test_check_huffman_lengths(capsys):
-    from lib.exercises import check_huffman_lengths
+    from lib.book.exercises import check_huffman_lengths
 
     def right(counts):
         code = coding.huffman_code(dict(enumerate(counts)))

@@ -253,7 +253,7 @@ def test_bad_arguments_raise_clear_errors(call, match):
 
 # --------------------------------------------------------------------------- the exercise's checker
 def test_check_quantize_multiplier(capsys):
-    from lib.exercises import check_quantize_multiplier
+    from lib.book.exercises import check_quantize_multiplier
 
     def naive(m):  # forgets that rounding can reach 2**31
         frac, e = math.frexp(m)

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from lib import book, config, data, exercises, models, theme, train
-from lib._checks import check_choice, check_int, check_real
+from lib import book
+from lib.core import cache, config, theme
+from lib.workbench import data, models, train
+from lib.book import exercises
+from lib.core.checks import check_choice, check_int, check_real
 
 
 # ---- argument checks name the argument, the value and the range
@@ -119,9 +122,9 @@ def test_train_steps_validates():
 # ---- config
 def test_cache_dir_and_config_key(tmp_path, monkeypatch):
     monkeypatch.setenv("FC_CACHE", str(tmp_path))
-    assert config.cache_dir("weights") == tmp_path / "weights" and (tmp_path / "weights").is_dir()
-    assert config.config_key({"a": 1, "b": 2}) == config.config_key({"b": 2, "a": 1})
-    assert config.config_key({"a": 1}) != config.config_key({"a": 2})
+    assert cache.cache_dir("weights") == tmp_path / "weights" and (tmp_path / "weights").is_dir()
+    assert cache.config_key({"a": 1, "b": 2}) == cache.config_key({"b": 2, "a": 1})
+    assert cache.config_key({"a": 1}) != cache.config_key({"a": 2})
 
 
 def test_seed_everything_repeats_torch_and_numpy():
@@ -249,7 +252,7 @@ def _quantise_helper(x):
 def test_memo_keys_only_on_the_lib_modules_a_function_reaches():
     from lib import quantization, structured
 
-    names = lambda fn: {p.relative_to(config.lib_files()[0].parent).as_posix() for p in config.lib_files(fn)}
+    names = lambda fn: {p.relative_to(cache.lib_files()[0].parent).as_posix() for p in cache.lib_files(fn)}
     # a module imported inside a helper is found through the helper's code; unrelated modules are left out
     reached = names(_uses_quantization_through_a_helper)
     assert "quantization.py" in reached and "_checks.py" in reached
@@ -258,8 +261,8 @@ def test_memo_keys_only_on_the_lib_modules_a_function_reaches():
     slim = names(structured.network_slimming)
     assert {"structured.py", "pruning.py", "train.py", "models.py", "config.py"} <= slim
     assert "quantization.py" not in slim and "fourier.py" not in slim
-    assert config._lib_source_hash(quantization.fake_quantize) != config._lib_source_hash(structured.network_slimming)
-    assert len(config.lib_files()) > len(slim)
+    assert cache.source_key(quantization.fake_quantize) != cache.source_key(structured.network_slimming)
+    assert len(cache.lib_files()) > len(slim)
 
 
 def test_memo_reuses_its_result(tmp_path, monkeypatch):
@@ -270,6 +273,6 @@ def test_memo_reuses_its_result(tmp_path, monkeypatch):
         calls.append(x)
         return {"y": x * x}
 
-    cached = config.memo(square, name="test-square")
+    cached = cache.memo(square, name="test-square")
     assert cached(x=4) == {"y": 16} and cached(x=4) == {"y": 16} and calls == [4]
     assert cached(x=5) == {"y": 25} and calls == [4, 5]

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib import measure, models, pruning
+from lib.workbench import measure, models
+from lib import pruning
 
 
 def test_param_and_nonzero_counts_see_masks():

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lib import coding, measure, pipeline
-from lib.exercises import check_fixed_bits
+from lib import coding, pipeline
+from lib.workbench import measure
+from lib.book.exercises import check_fixed_bits
 from lib.quantization import kmeans_quantize, share_weights
 
 torch.set_num_threads(1)

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from lib import models, pruning
+from lib.workbench import models
+from lib import pruning
 
 
 def layers(seed=0):
@@ -113,7 +114,7 @@ def test_same_seed_same_masks():
 
 
 def test_iterative_magnitude_prune_reaches_each_layers_target_exactly():
-    from lib import data, train
+    from lib.workbench import data, train
 
     d = data.digits()
     net = models.mlp([64, 64, 32, 10], seed=0)
@@ -140,7 +141,7 @@ def test_iterative_magnitude_prune_reaches_each_layers_target_exactly():
 
 
 def test_iterative_global_pruning_hits_the_total_exactly():
-    from lib import data, train
+    from lib.workbench import data, train
 
     d = data.digits()
     net = models.mlp([64, 64, 32, 10], seed=0)
@@ -175,7 +176,7 @@ def test_reproduce_han2015_validates_and_knows_the_paper():
 @pytest.fixture(scope="module")
 def digits_mlp():
     """A 64-32-10 MLP trained on digits (about a second), and the data."""
-    from lib import data, train
+    from lib.workbench import data, train
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -222,7 +223,7 @@ def test_straight_through_masks_forward_but_not_gradient():
 
 
 def surgery_cfg(**kw):
-    from lib import train
+    from lib.workbench import train
 
     return train.TrainConfig(dataset="digits", **{"num_epochs": 5, "lr": 0.05, "batch_size": 32, **kw})
 
@@ -268,7 +269,7 @@ def test_dynamic_surgery_records_every_n_steps(digits_mlp, one_thread):
                                           ({"layers": "0"}, "layers"), ({"cfg": {"lr_decay": "step"}}, "lr_decay"),
                                           ({"cfg": {"num_epochs": 0}}, "num_epochs"), ({"cfg": {"lr": 0.0}}, "lr")])
 def test_dynamic_surgery_bad_args_raise_value_error(kwargs, name):
-    from lib import data
+    from lib.workbench import data
 
     args = {"keep": 0.5, "layers": ["0"], "cfg": surgery_cfg(), **kwargs}
     if isinstance(args["cfg"], dict):
@@ -278,7 +279,7 @@ def test_dynamic_surgery_bad_args_raise_value_error(kwargs, name):
 
 
 def test_dynamic_surgery_refuses_an_already_pruned_layer():
-    from lib import data
+    from lib.workbench import data
 
     net = models.mlp([64, 8, 10])
     pruning.magnitude_prune(net[0], amount=0.5)

@@ -328,7 +328,7 @@ def test_bad_arguments_raise_clear_errors():
 
 
 def test_check_ste(capsys):
-    from lib.exercises import check_ste
+    from lib.book.exercises import check_ste
 
     check_ste(lambda x, g, s, z, lo, hi: g * ((torch.round(x / s) + z >= lo) & (torch.round(x / s) + z <= hi)))
     assert "✓" in capsys.readouterr().out

@@ -405,7 +405,8 @@ def test_importance_with_a_mask_ignores_the_pruned_weights():
 
 
 def test_linear_gauss_newton_diagonal_equals_the_jacobian_and_exact_hessian_versions():
-    from lib import models, pruning
+    from lib.workbench import models
+    from lib import pruning
 
     torch.manual_seed(0)
     net = models.mlp([12, 9, 7, 4], seed=3)
@@ -429,7 +430,7 @@ def test_linear_gauss_newton_diagonal_equals_the_jacobian_and_exact_hessian_vers
 
 
 def test_check_lloyd_step(capsys):
-    from lib.exercises import check_lloyd_step
+    from lib.book.exercises import check_lloyd_step
 
     def lloyd_step(w, c):
         labels = (w[:, None] - c[None, :]).abs().argmin(dim=1)

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from lib import models, structured
-from lib.measure import count_params
+from lib.workbench import models
+from lib import structured
+from lib.workbench.measure import count_params
 
 torch.set_num_threads(1)
 
@@ -404,7 +405,7 @@ def test_penalties():
 
 
 def test_fit_with_penalty_shrinks_gammas_and_default_is_unchanged():
-    from lib import data, train
+    from lib.workbench import data, train
 
     d = data.digits()
     images = data.Split(d.X_train.reshape(-1, 1, 8, 8), d.y_train, d.X_test.reshape(-1, 1, 8, 8), d.y_test, 10)
@@ -422,7 +423,7 @@ def test_fit_with_penalty_shrinks_gammas_and_default_is_unchanged():
 
 def test_slimming_pieces_on_digits():
     """Network Slimming in miniature: sparsity-train, prune by a global |gamma| threshold, remove, fine-tune."""
-    from lib import data, train
+    from lib.workbench import data, train
 
     d = data.digits()
     images = data.Split(d.X_train.reshape(-1, 1, 8, 8), d.y_train, d.X_test.reshape(-1, 1, 8, 8), d.y_test, 10)
@@ -452,7 +453,7 @@ def test_network_slimming_validates():
 
 
 def test_test_error_and_finetune_curve_helpers():
-    from lib import data, train
+    from lib.workbench import data, train
 
     d = data.digits()
     net = models.mlp([64, 16, 10], seed=0).train()

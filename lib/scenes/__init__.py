@@ -2,10 +2,10 @@
 
 :func:`render` renders a scene class once per version of its source (and of
 the ``lib`` modules it draws), keeps the MP4 in the user cache
-(``lib.config.cache_dir("videos")``), copies it to ``_videos/`` in the
+(``lib.core.cache.cache_dir("videos")``), copies it to ``_videos/`` in the
 repository (so a notebook opened in Jupyter finds it at ``../_videos/``), and
 returns an object that shows as an HTML ``<video>``. The book's Sphinx
-extension :mod:`lib.sphinx_videos` copies every video a page refers to into
+extension :mod:`lib.book.sphinx_videos` copies every video a page refers to into
 ``_build/html/_videos/``, so the published page plays it offline.
 
 Scenes use ``Text`` labels only: no LaTeX is needed to build the book.
@@ -13,15 +13,13 @@ Scenes use ``Text`` labels only: no LaTeX is needed to build the book.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import inspect
 import shutil
 import tempfile
 from pathlib import Path
 
-from ..config import cache_dir
-from ..theme import PALETTE
+from lib.core import cache
+from lib.core.theme import PALETTE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 REPO_VIDEOS = ROOT / "_videos"
@@ -49,26 +47,21 @@ class Video:
 
 
 def source_key(scene_cls: type) -> str:
-    """Hash of the scene's module, the lib modules scenes draw with, the settings and manim's version."""
-    import manim
+    """The scene's cache key: every ``lib`` file its module reaches (:func:`lib.core.cache.lib_files`,
+    so ``lib.groups`` for ``SquareMoves`` and the theme for colours), the render settings and manim's version."""
+    import manim  # optional and heavy (about 1 s): imported only when a scene is rendered
 
-    from .. import fourier, theme
-
-    h = hashlib.sha256()
-    for obj in (inspect.getmodule(scene_cls), fourier, theme):
-        h.update(inspect.getsource(obj).encode())
-    h.update(scene_cls.__qualname__.encode())
-    h.update(repr(sorted(QUALITY.items())).encode())
-    h.update(manim.__version__.encode())
-    return h.hexdigest()[:16]
+    return cache.config_key({"lib": cache.source_key(scene_cls.__module__), "scene": scene_cls.__qualname__,
+                             "quality": sorted(QUALITY.items()), "manim": manim.__version__})
 
 
 def render(scene_cls: type, caption: str = "") -> Video:
     """Render ``scene_cls`` (a ``manim.Scene`` subclass) unless its cached video is current."""
     name = f"{scene_cls.__name__}-{source_key(scene_cls)}.mp4"
-    cached = cache_dir("videos") / name
-    if not cached.exists():
-        import manim
+    cached = cache.cache_dir("videos") / name
+
+    def draw(tmp_file: Path) -> None:
+        import manim  # optional and heavy: imported only when a scene is rendered
 
         with tempfile.TemporaryDirectory() as tmp, manim.tempconfig({
             **QUALITY, "media_dir": tmp, "disable_caching": True, "progress_bar": "none",
@@ -76,8 +69,9 @@ def render(scene_cls: type, caption: str = "") -> Video:
         }):
             scene = scene_cls()
             scene.render()
-            shutil.copyfile(scene.renderer.file_writer.movie_file_path, cached.with_suffix(".tmp"))
-        cached.with_suffix(".tmp").replace(cached)
+            shutil.copyfile(scene.renderer.file_writer.movie_file_path, tmp_file)
+
+    cache.get_or_compute(cached, draw)
     poster = cached.with_suffix(".png")
     if not poster.exists():
         _poster(cached, poster)

@@ -7,9 +7,9 @@ import numpy as np
 from manim import (DOWN, LEFT, ORIGIN, RIGHT, UP, Arrow, Axes, Circle, Create, Dot, FadeIn, FadeOut, Line,
                    ManimColor, Polygon, Rotate, Scene, Square, Text, ValueTracker, VGroup, VMobject, always_redraw)
 
-from .. import fourier
-from ..groups import SQUARE_SYMMETRIES
-from ..theme import PALETTE
+from lib import fourier
+from lib.groups import SQUARE_SYMMETRIES
+from lib.core.theme import PALETTE
 
 INK, MUTED, GRID = (ManimColor(PALETTE[k]) for k in ("ink", "muted", "grid"))
 BLUE, ORANGE, GREEN, RED, PURPLE = (ManimColor(PALETTE[k]) for k in ("blue", "orange", "green", "red", "purple"))
@@ -85,7 +85,7 @@ class SquareMoves(Scene):
         self.play(shape.animate.apply_matrix(mats["h"]), run_time=1.2)
         self.play(status.animate.become(label("then flip h", 28, ORANGE).to_edge(DOWN)))
         self.wait(0.4)
-        from ..groups import compose
+        from lib.groups import compose
 
         single = compose("r", "h")
         ghost.apply_matrix(mats[single], about_point=ghost.get_center())

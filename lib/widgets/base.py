@@ -10,14 +10,14 @@ notebook, and in tests driven by a real browser.
 from __future__ import annotations
 
 import json
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import anywidget
 
-from ..theme import CYCLE, FONT, PALETTE, css_font_family, widget_css
+from lib.core.cache import to_json  # noqa: F401  (re-exported: widgets take their values through it)
+from lib.core.theme import CYCLE, FONT, PALETTE, css_font_family, widget_css
 
 JS = Path(__file__).parent / "js"
 
@@ -43,26 +43,3 @@ class BookWidget(anywidget.AnyWidget):
     """Base class: the book's CSS; subclasses set ``_esm = esm("their.js")``."""
 
     _css = css()
-
-
-def to_json(value: Any) -> Any:
-    """Convert results to JSON-able values; NaN and infinities become ``None`` (shown as a dash).
-
-    NumPy arrays and scalars and torch tensors are converted to lists and floats,
-    so a sweep function can return them directly.
-    """
-    if hasattr(value, "detach"):  # torch tensor
-        value = value.detach().cpu().numpy()
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    raise ValueError(f"widget values must be numbers, strings, lists or dicts, got {type(value).__name__}")

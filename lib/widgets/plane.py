@@ -10,9 +10,9 @@ import math
 
 import traitlets as t
 
-from .._checks import check_choice, check_int, check_real
-from ..groups import SQUARE_SYMMETRIES
-from .base import BookWidget, esm
+from lib.core.checks import check_choice, check_int, check_real
+from lib.groups import SQUARE_SYMMETRIES
+from lib.widgets.base import BookWidget, esm
 
 
 class SquareSymmetries(BookWidget):

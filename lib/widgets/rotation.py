@@ -6,8 +6,8 @@ import math
 
 import traitlets as t
 
-from .._checks import check_real
-from .base import BookWidget, esm
+from lib.core.checks import check_real
+from lib.widgets.base import BookWidget, esm
 
 
 class ComplexRotation(BookWidget):

@@ -19,8 +19,8 @@ from typing import Any
 import traitlets as t
 from tqdm import tqdm  # text bars (stderr): a widget bar would be left as a dead widget in the page
 
-from .._checks import check_real
-from .base import BookWidget, esm, to_json
+from lib.core.checks import check_real
+from lib.widgets.base import BookWidget, esm, to_json
 
 
 def readout(*keys: str, labels: Sequence[str] | None = None, fmt: str = ".3f") -> dict:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import traitlets as t
 
-from .._checks import check_choice, check_int, check_real
-from .. import fourier
-from .base import BookWidget, esm
+from lib.core.checks import check_choice, check_int, check_real
+from lib import fourier
+from lib.widgets.base import BookWidget, esm
 
 CONTROLS = ("winding", "freq0", "amp0", "phase0", "freq1", "amp1", "phase1", "offset", "duration",
             "scale", "draw", "sound", "record")

@@ -10,7 +10,7 @@ import html
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: (part, [(file under chapters/ without suffix, title, what it covers)])
 PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [

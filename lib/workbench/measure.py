@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._checks import check_int, check_real
+from lib.core.checks import check_int, check_real
 
 
 def time_call(fn: Callable[..., Any], *args: Any, repeat: int = 7, min_time: float = 0.05,
@@ -103,7 +103,7 @@ def storage_bits(weight, fmt: str = "dense", value_bits: int = 32, index_bits: i
     """
     import numpy as np
 
-    from ._checks import check_choice
+    from lib.core.checks import check_choice
 
     check_choice("fmt", fmt, ("dense", "csr", "relative"))
     value_bits = check_int("value_bits", value_bits, 1, 64)
@@ -377,7 +377,7 @@ def sparse_vs_dense(out_features: int, in_features: int, sparsities, batch_sizes
     import torch
     from torch import nn
 
-    from .pruning import magnitude_prune
+    from lib.pruning import magnitude_prune
 
     out_features = check_int("out_features", out_features, 1)
     in_features = check_int("in_features", in_features, 1)

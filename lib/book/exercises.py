@@ -92,7 +92,7 @@ def check_exp_polar(exp_polar) -> None:
 def _signals():
     import numpy as np
 
-    from . import fourier
+    from lib import fourier
 
     t = np.linspace(0, 2, 4001)
     return [(fourier.tone(t, 3.0) + 1, t, 3.0), (fourier.tone(t, 3.0) + 1, t, 2.2),
@@ -101,7 +101,7 @@ def _signals():
 
 def check_center_of_mass(center_of_mass) -> None:
     """``center_of_mass(signal, t, f)``: the average position of the wound samples."""
-    from . import fourier
+    from lib import fourier
 
     _compare("center_of_mass", center_of_mass, _signals(), fourier.center_of_mass, 2e-3, _short)
 
@@ -110,7 +110,7 @@ def check_phase(phase) -> None:
     """``phase(signal, t, f)`` = the angle (radians) of the centre of mass at winding frequency f."""
     import numpy as np
 
-    from . import fourier
+    from lib import fourier
 
     t = np.linspace(0, 2, 4001)
     cases = [(fourier.tone(t, 2.0, 1.0, p), t, 2.0) for p in (0.0, 0.6, -1.2, 2.5)]
@@ -128,7 +128,7 @@ def check_dft(dft) -> None:
 
 def check_dense_kilobytes(dense_kilobytes) -> None:
     """``dense_kilobytes(net)`` = kilobytes (1 kB = 1000 bytes) to store every parameter as float32."""
-    from . import measure, models
+    from lib.workbench import measure, models
 
     nets = [(models.lenet_300_100(),), (models.lenet5(),), (models.vgg_small(),), (models.mlp([64, 10]),)]
     _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
@@ -139,7 +139,7 @@ def check_csr_bits(csr_bits) -> None:
     """``csr_bits(w)`` = bits to store a 2-D tensor in CSR with 32-bit values and 32-bit indices."""
     import torch
 
-    from . import measure
+    from lib.workbench import measure
 
     g = torch.Generator().manual_seed(0)
     cases = []
@@ -182,7 +182,7 @@ def check_quantize(quantize) -> None:
     """``quantize(x, scale, zero_point, qmin, qmax)``: integer codes clamp(round(x / scale) + zero_point)."""
     import torch
 
-    from .quantization import linear_quantize
+    from lib.quantization import linear_quantize
 
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randn(20, generator=g), 0.05, 128, 0, 255), (torch.randn(7, generator=g) * 3, 0.1, 0, -128, 127),
@@ -197,7 +197,7 @@ def check_fixed_bits(fixed_bits) -> None:
     (padding entries included) plus 32 bits per centroid in use (the zero, label 0, is not stored)."""
     import torch
 
-    from .coding import deep_compression_bits
+    from lib.coding import deep_compression_bits
 
     def reference(labels, index_bits, weight_bits):
         codebook = torch.arange(2**weight_bits, dtype=torch.float32)  # codebook[0] = 0: the pruned weights
@@ -220,7 +220,7 @@ def check_huffman_lengths(huffman_lengths) -> None:
     """
     import random
 
-    from .coding import huffman_code
+    from lib.coding import huffman_code
 
     if huffman_lengths is None:
         print("Not attempted yet: define huffman_lengths and run this cell again.")
@@ -254,7 +254,7 @@ def check_huffman_lengths(huffman_lengths) -> None:
 
 def check_quantize_multiplier(quantize_multiplier) -> None:
     """``quantize_multiplier(M)`` for 0 < M < 1: integers ``(m0, n)``, 2**30 <= m0 < 2**31, M ~ m0 * 2**(-31 - n)."""
-    from .integer import quantize_multiplier as reference
+    from lib.integer import quantize_multiplier as reference
 
     cases = [(0.75,), (0.0123,), (0.3,), (1e-5,), (0.5,), (0.00048828125,), (1 - 2.0 ** -40,)]
     _compare("quantize_multiplier", quantize_multiplier, cases, reference, 0)
@@ -283,7 +283,7 @@ def check_xnor_dot(xnor_dot) -> None:
     packed by ``lib.binary.pack_bits`` into 1-D uint64 arrays (bit 1 for +1, padding bits 0)."""
     import numpy as np
 
-    from .binary import pack_bits
+    from lib.binary import pack_bits
 
     rng = np.random.default_rng(0)
     vectors = [rng.choice([-1, 1], size=(2, n)) for n in (3, 64, 65, 200, 1000)]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_int
+from lib.core.checks import check_int
 
 
 def mlp(sizes: Sequence[int], seed: int = 0) -> nn.Sequential:

@@ -21,7 +21,7 @@ LINK = re.compile(r'(?:src|poster)="(?:\.\./)*_videos/([A-Za-z0-9_.-]+\.(?:mp4|p
 def copy_videos(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    from lib.config import cache_dir
+    from lib.core.cache import cache_dir
 
     out = Path(app.outdir)
     sources = [Path(app.srcdir) / "_videos", cache_dir("videos")]

@@ -1,0 +1,1 @@
+"""Machinery every other layer may use: argument checks, determinism, the one cache, the theme."""
