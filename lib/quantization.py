@@ -55,6 +55,7 @@ import torch
 from torch import nn
 
 from lib.core.checks import check_choice, check_int, check_real
+from lib.curvature import linear_gauss_newton_diagonal  # noqa: F401  (lib.quantization.* as before)
 
 __all__ = ["quant_range", "linear_quantize", "dequantize", "fake_quantize", "fake_quantize_per_channel",
            "qparams", "per_channel_qparams", "quantization_error",
@@ -560,7 +561,7 @@ def kmeans_quantize(weight: torch.Tensor, n_clusters: int, init: str = "linear",
         ``weight_mask``. Pruned weights stay exactly 0 and take no part in the clustering.
     importance : tensor, optional
         :math:`h_i \ge 0`, one per weight (``weight``'s shape), e.g. a Hessian diagonal from
-        :func:`lib.pruning.gauss_newton_diagonal` (an exact Hessian diagonal may have negative
+        :func:`lib.curvature.gauss_newton_diagonal` (an exact Hessian diagonal may have negative
         entries: clamp them at 0). Default: all 1, plain k-means. At least one kept weight must
         have :math:`h_i > 0`; a weight with :math:`h_i = 0` still gets the nearest centroid but
         does not pull it.
@@ -691,96 +692,6 @@ def share_weights(module: nn.Module, n_clusters: int, init: str = "linear", iter
     parametrize.register_parametrization(module, name, shared, unsafe=True)
     getattr(module.parametrizations, name).original.requires_grad_(False)
     return shared
-
-
-def linear_gauss_newton_diagonal(net: nn.Module, X: torch.Tensor, batch_size: int = 4096) -> dict[str, torch.Tensor]:
-    r"""The Gauss-Newton diagonal of the mean cross-entropy for every ``nn.Linear`` weight, in closed form.
-
-    The importance :math:`h_i` of Hessian-weighted k-means (Choi et al. 2017). It is the quantity
-    :func:`lib.pruning.gauss_newton_diagonal` computes from per-example Jacobians, but for a linear
-    layer :math:`u = W a + b` it factorises: :math:`\partial u_{r} / \partial W_{rj} = a_j`, so with
-    :math:`\delta_{n,c} = \partial (A_n^\top z_n)_c / \partial u` (back-propagated to the layer's output),
-
-    .. math::
-
-        G_{rj} = \frac1N \sum_n \Big(\sum_c \delta_{n,c,r}^2\Big)\, a_{n,j}^2,
-        \qquad A_n A_n^\top = \operatorname{diag}(p_n) - p_n p_n^\top,
-
-    one matrix product per layer after :math:`C` (number of classes) backward passes per batch,
-    instead of a Jacobian of every logit with respect to every weight for every example. Cheap
-    enough for the whole training set of LeNet-300-100 (seconds, not minutes). For a ReLU network
-    it is also the *exact* Hessian diagonal: each logit is piecewise linear in any single weight,
-    so the term the Gauss-Newton approximation drops has no diagonal.
-
-    Parameters
-    ----------
-    net : nn.Module
-        A classifier whose output is the logits; evaluated in ``eval`` mode. Every ``nn.Linear``
-        it holds (``net.named_modules()``) gets a diagonal; other layers are passed through.
-    X : tensor
-        Inputs, a batch in the first dimension.
-    batch_size : int >= 1
-        Examples per pass (memory grows with it; the result does not depend on it beyond rounding).
-
-    Returns
-    -------
-    dict of str to Tensor
-        ``"<module name>.weight"`` to a non-negative tensor of that weight's shape.
-
-    References
-    ----------
-    .. [1] Y. LeCun, J. Denker, S. Solla, "Optimal Brain Damage", NeurIPS 1989 (the diagonal
-       Gauss-Newton approximation).
-    .. [2] Y. Choi, M. El-Khamy, J. Lee, "Towards the Limit of Network Quantization", ICLR 2017,
-       arXiv:1612.01543.
-
-    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    >>> h = linear_gauss_newton_diagonal(net, torch.randn(5, 4))
-    >>> {name: tuple(t.shape) for name, t in h.items()}
-    {'0.weight': (3, 4), '2.weight': (2, 3)}
-    """
-    if not isinstance(net, nn.Module):
-        raise ValueError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-    if not isinstance(X, torch.Tensor) or X.ndim < 1 or len(X) == 0 or not X.dtype.is_floating_point:
-        raise ValueError(f"X must be a non-empty floating-point tensor of examples, got "
-                         f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
-    batch_size = check_int("batch_size", batch_size, 1)
-    layers = {name: m for name, m in net.named_modules() if isinstance(m, nn.Linear)}
-    if not layers:
-        raise ValueError("net must contain at least one nn.Linear layer")
-    total = {name: torch.zeros_like(m.weight, dtype=torch.float64) for name, m in layers.items()}
-    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def keep(name):  # forward hook: remember the layer's input a and output u
-        return lambda m, inputs, output: seen.__setitem__(name, (inputs[0].detach(), output))
-
-    hooks = [m.register_forward_hook(keep(name)) for name, m in layers.items()]
-    was_training = net.training
-    net.eval()
-    try:
-        for start in range(0, len(X), batch_size):
-            seen.clear()
-            with torch.enable_grad():
-                z = net(X[start:start + batch_size])
-                if z.ndim != 2:
-                    raise ValueError(f"net must return logits of shape (batch, classes), got {tuple(z.shape)}")
-                prob = torch.softmax(z.detach(), dim=1)
-                root = prob.sqrt()
-                a_mat = torch.diag_embed(root) - prob[:, :, None] * root[:, None, :]  # A_n, (n, C, C)
-                names = list(seen)
-                outputs = [seen[name][1] for name in names]
-                s = {name: 0.0 for name in names}
-                for c in range(z.shape[1]):  # back-propagate column c of A_n from the logits
-                    deltas = torch.autograd.grad(z, outputs, grad_outputs=a_mat[:, :, c], retain_graph=True)
-                    for name, d in zip(names, deltas):
-                        s[name] = s[name] + d.double().pow(2)
-            for name in names:
-                total[name] += s[name].T @ seen[name][0].double().pow(2)
-    finally:
-        for h in hooks:
-            h.remove()
-        net.train(was_training)
-    return {f"{name}.weight": (t / len(X)).to(layers[name].weight.dtype) for name, t in total.items()}
 
 
 # --------------------------------------------------------------------------- vector quantisation (Gong et al.)
