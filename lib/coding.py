@@ -18,8 +18,9 @@ rebuilds the canonical code from them (:func:`canonical_code`, :func:`huffman_ta
 entries, one per non-zero weight: the gap since the previous entry in a few bits, and the
 index of its shared value. Gaps too long for the index width are bridged by padding entries
 (:func:`relative_entries`). :func:`deep_compression_bits` counts every stored bit, with or
-without Huffman coding of the two streams, and :func:`reproduce_deep_compression` runs the
-whole pipeline (prune, share, fine-tune, code) on LeNet-300-100 and LeNet-5.
+without Huffman coding of the two streams; :mod:`lib.pipeline` writes those bits to bytes and
+reads them back, and :mod:`lib.experiments.deep_compression` runs the whole pipeline (prune,
+share, fine-tune, code) on LeNet-300-100 and LeNet-5.
 
 References
 ----------
@@ -38,13 +39,14 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from numbers import Integral, Real
 
+import numpy as np
+import torch
+
 from lib.core.checks import check_int
 
 __all__ = ["huffman_tree", "huffman_code", "tree_layout", "huffman_encode", "huffman_decode", "is_prefix_free", "kraft_sum",
            "code_lengths", "expected_length", "entropy", "canonical_code", "huffman_table_bits",
-           "relative_entries", "relative_decode", "deep_compression_bits", "deep_compression_labels",
-           "reproduce_deep_compression",
-           "DEEP_COMPRESSION", "DEEP_COMPRESSION_SETTINGS"]
+           "relative_entries", "relative_decode", "deep_compression_bits"]
 
 
 # --------------------------------------------------------------------------- Huffman codes
@@ -356,7 +358,7 @@ def relative_entries(labels, index_bits: int, zero_code: int = 0):
     bridged by *padding* entries: each stands for :math:`2^b - 1` skipped zeros plus a stored zero
     weight (gap :math:`2^b - 1`, code ``zero_code``), so a run of :math:`g` zeros costs
     :math:`\lfloor g / 2^b \rfloor` padding entries (the count of
-    :func:`lib.measure.relative_index_entries`).
+    :func:`lib.workbench.measure.relative_index_entries`).
 
     Returns
     -------
@@ -368,9 +370,6 @@ def relative_entries(labels, index_bits: int, zero_code: int = 0):
     >>> gaps.tolist(), codes.tolist()
     ([1, 3, 1, 0], [3, 0, 1, 2])
     """
-    import numpy as np
-    import torch
-
     index_bits = check_int("index_bits", index_bits, 1, 32)
     flat = _check_labels(labels).reshape(-1).numpy()
     zero_code = check_int("zero_code", zero_code)
@@ -388,8 +387,6 @@ def relative_entries(labels, index_bits: int, zero_code: int = 0):
 
 def relative_decode(gaps, codes, size: int, zero_code: int = 0):
     """Rebuild the flat labels of length ``size`` from :func:`relative_entries` (the inverse)."""
-    import torch
-
     size = check_int("size", size, 0)
     gaps, codes = _check_labels(gaps), _check_labels(codes)
     if gaps.shape != codes.shape or gaps.dim() != 1:
@@ -404,8 +401,6 @@ def relative_decode(gaps, codes, size: int, zero_code: int = 0):
 
 
 def _check_labels(labels):
-    import torch
-
     if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be an integer tensor, got {getattr(labels, 'dtype', type(labels).__name__)}")
     return labels.detach().cpu().long()
@@ -468,8 +463,6 @@ def deep_compression_bits(codebook, labels, index_bits: int = 5, weight_bits: in
     >>> r["entries"], r["index"], r["codes"], r["codebook"], r["fixed_total"]
     (4, 8, 12, 96, 116)
     """
-    import torch
-
     if not isinstance(codebook, torch.Tensor) or codebook.dim() != 1 or len(codebook) < 2:
         raise ValueError(f"codebook must be a 1-D tensor with the zero and at least one centroid, got "
                          f"{tuple(codebook.shape) if isinstance(codebook, torch.Tensor) else type(codebook).__name__}")
@@ -503,166 +496,4 @@ def deep_compression_bits(codebook, labels, index_bits: int = 5, weight_bits: in
         out["avg_weight_bits"] = out["huffman_codes"] / max(1, entries)
         out["total"] = out["huffman_total"]
     out["compression"] = out["dense"] / out["total"] if out["total"] else math.inf  # nothing kept: nothing stored
-    return out
-
-
-# --------------------------------------------------------------------------- the whole pipeline
-#: Han, Mao and Dally (2016), Table 1: test error (%) of the reference and the compressed network,
-#: and the compression (original size over compressed size).
-DEEP_COMPRESSION = {
-    "lenet_300_100": {"dense_error": 1.64, "error": 1.58, "compression": 40},
-    "lenet5": {"dense_error": 0.80, "error": 0.74, "compression": 39},
-}
-
-#: Per model: code width of each layer's shared weights (2**bits - 1 centroids plus the zero) and of
-#: the gaps, as in the paper's Tables 2 and 3; k-means initialisation and iterations; centroid
-#: fine-tuning (epochs, SGD learning rate and momentum, weight decay).
-DEEP_COMPRESSION_SETTINGS = {
-    "lenet_300_100": {"weight_bits": {"0": 5, "2": 5, "4": 5}, "index_bits": 5, "init": "linear", "iters": 30,
-                      "epochs": 1, "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
-    "lenet5": {"weight_bits": {"0": 8, "2": 8, "5": 5, "7": 5}, "index_bits": 5, "init": "linear", "iters": 30,
-               "epochs": 1, "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0},
-}
-
-
-def _deep_compression_settings(model: str, settings: dict) -> dict:
-    """The model's :data:`DEEP_COMPRESSION_SETTINGS` with ``settings`` applied, validated; ``weight_bits``
-    becomes one width per prunable layer."""
-    from lib import pruning
-
-    if model not in DEEP_COMPRESSION_SETTINGS:
-        raise ValueError(f"model must be one of {sorted(DEEP_COMPRESSION_SETTINGS)!r}, got {model!r}")
-    unknown = set(settings) - set(DEEP_COMPRESSION_SETTINGS[model])
-    if unknown:
-        raise ValueError(f"settings must be among {sorted(DEEP_COMPRESSION_SETTINGS[model])!r}, "
-                         f"got {sorted(unknown)!r}")
-    st = {**DEEP_COMPRESSION_SETTINGS[model], **{k: v for k, v in settings.items() if v is not None}}
-    layers = pruning.PRUNABLE[model]
-    bits = st["weight_bits"] if isinstance(st["weight_bits"], dict) else {n: st["weight_bits"] for n in layers}
-    if sorted(bits) != sorted(layers):
-        raise ValueError(f"weight_bits must give a width for each of the layers {layers!r}, got {sorted(bits)!r}")
-    for name in layers:
-        check_int(f"weight_bits[{name!r}]", bits[name], 1, 16)
-    st["weight_bits"] = {n: bits[n] for n in layers}
-    return st
-
-
-def reproduce_deep_compression(model: str = "lenet_300_100", **settings) -> dict:
-    """Deep Compression's pipeline on the pruned network of :func:`lib.pruning.reproduce_han2015`.
-
-    1. **Prune**: start from :func:`lib.pruning.han2015_net` (about 8 % of the weights kept).
-    2. **Share**: cluster each layer's kept weights into :math:`2^b - 1` centroids by k-means
-       (linear initialisation; :func:`lib.quantization.share_weights`), code 0 being the zero.
-    3. **Fine-tune** the centroids (and the biases) on MNIST for ``epochs`` epochs: each
-       centroid's gradient is the sum of its weights' gradients.
-    4. **Code**: count the relative-index format, the codebooks and the Huffman-coded gaps and
-       codes, tables included (:func:`deep_compression_bits`).
-
-    ``settings`` override the model's entry of :data:`DEEP_COMPRESSION_SETTINGS` (``weight_bits``
-    may be one int for every layer). Results are cached by the settings and the pruned network's
-    configuration.
-
-    Returns
-    -------
-    dict
-        ``dense_error``, ``pruned_error``, ``shared_error`` (before fine-tuning) and ``error``
-        (fractions); per-layer ``layers`` (:func:`deep_compression_bits` plus ``name``, ``kind``,
-        ``pruned_bits`` and the fine-tuned ``codebook_values``); totals ``dense_bits``, ``pq_bits`` (pruning +
-        quantisation), ``total_bits`` (+ Huffman), ``bias_bits``; ``compression_pruned`` (pruning
-        alone: 32-bit values and their gaps), ``compression_pq``, ``compression`` (all three stages),
-        ``compression_with_biases`` (32-bit biases added to both sides); and the paper's
-        :data:`DEEP_COMPRESSION` entry under ``paper``.
-    """
-    import json
-    from dataclasses import replace
-
-    import torch
-    from torch import nn
-
-    from lib.workbench import measure
-    from lib import pruning
-    from lib.core.cache import cache_dir, config_key
-    from lib.quantization import share_weights
-    from lib.workbench.train import TrainConfig, accuracy, fit, load_data
-
-    st = _deep_compression_settings(model, settings)
-    layers = pruning.PRUNABLE[model]
-    han = pruning._han_setup(model, {})  # the pruned network's identity: its settings' hash
-    path = cache_dir("deep_compression") / f"{model}-{config_key({'settings': st, 'pruned': han[3]})}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-
-    pruned = pruning.reproduce_han2015(model)
-    net = pruning.remove_reparametrization(pruning.han2015_net(model))
-    cfg = TrainConfig(model=model)
-    data = load_data(cfg)
-    pruned_error = 1.0 - accuracy(net, data.X_test, data.y_test)
-    modules = dict(net.named_modules())
-    shared = {}
-    for name in layers:
-        w = modules[name].weight
-        shared[name] = share_weights(modules[name], 2 ** st["weight_bits"][name] - 1, st["init"], st["iters"],
-                                     mask=w.detach() != 0)
-    shared_error = 1.0 - accuracy(net, data.X_test, data.y_test)
-    if st["epochs"]:
-        ft = replace(cfg, num_epochs=st["epochs"], lr=st["lr"], momentum=st["momentum"],
-                     weight_decay=st["weight_decay"])
-        fit(net, data, ft, desc="fine-tuning the shared weights")
-    error = 1.0 - accuracy(net, data.X_test, data.y_test)
-
-    rows = []
-    for name in layers:
-        p = shared[name]
-        row = deep_compression_bits(p.codebook.detach(), p.labels, st["index_bits"], st["weight_bits"][name])
-        pruned_bits = measure.storage_bits(p.codebook.detach()[p.labels], "relative", 32, st["index_bits"])
-        kind = "conv" if isinstance(modules[name], nn.Conv2d) else "fc"
-        rows.append({"name": name, "kind": kind, **row, "pruned_bits": pruned_bits,
-                     "codebook_values": p.codebook.detach().tolist()})
-    bias_bits = 32 * sum(modules[n].bias.numel() for n in layers if modules[n].bias is not None)
-    dense = sum(r["dense"] for r in rows)
-    total = sum(r["total"] for r in rows)
-    pq = sum(r["fixed_total"] for r in rows)
-    result = {"model": model, "settings": st, "dense_error": pruned["dense_error"], "pruned_error": pruned_error,
-              "shared_error": shared_error, "error": error, "layers": rows,
-              "dense_bits": dense, "pruned_bits": sum(r["pruned_bits"] for r in rows), "pq_bits": pq,
-              "total_bits": total, "bias_bits": bias_bits,
-              "compression_pruned": dense / sum(r["pruned_bits"] for r in rows),
-              "compression_pq": dense / pq, "compression": dense / total,
-              "compression_with_biases": (dense + bias_bits) / (total + bias_bits),
-              "paper": DEEP_COMPRESSION[model]}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)
-    return result
-
-
-def deep_compression_labels(model: str = "lenet_300_100", **settings) -> list[dict]:
-    """Each layer's codebook and cluster indices, as :func:`reproduce_deep_compression` codes them.
-
-    Steps 1 and 2 of the pipeline: the pruned network of :func:`lib.pruning.han2015_net`, each
-    layer's kept weights clustered by :func:`lib.quantization.kmeans_quantize` with the same
-    settings. Fine-tuning (step 3) moves the centroids but never a weight's cluster, so these
-    labels are exactly the ones whose gaps and codes the reproduction counts: feed them to
-    :func:`relative_entries` or :func:`deep_compression_bits` to see the streams themselves. The
-    codebook is the one before fine-tuning. Takes a few seconds (no training once the pruned
-    network is cached), so it is not cached.
-
-    Returns
-    -------
-    list of dict
-        Per prunable layer: ``name``, ``codebook`` (tensor, ``codebook[0] == 0``), ``labels`` (int64
-        tensor of the weight's shape, 0 for pruned weights), ``index_bits`` and ``weight_bits``.
-    """
-    from lib import pruning
-    from lib.quantization import kmeans_quantize
-
-    st = _deep_compression_settings(model, settings)
-    net = pruning.remove_reparametrization(pruning.han2015_net(model))
-    modules = dict(net.named_modules())
-    out = []
-    for name in pruning.PRUNABLE[model]:
-        w = modules[name].weight.detach()
-        codebook, labels = kmeans_quantize(w, 2 ** st["weight_bits"][name] - 1, st["init"], st["iters"], mask=w != 0)
-        out.append({"name": name, "codebook": codebook, "labels": labels, "index_bits": st["index_bits"],
-                    "weight_bits": st["weight_bits"][name]})
     return out

@@ -21,10 +21,11 @@ Layout of one layer, most significant bit first:
   stored as codeword lengths, :func:`lib.coding.huffman_table_bits`) and the Huffman-coded gaps,
   then the codes' table and the Huffman-coded codes.
 
-:func:`compressed_net` replays :func:`lib.coding.reproduce_deep_compression`'s first three stages
-and returns the network itself (that function returns only numbers), so its layers can be written
-and read back; :func:`storage_breakdown` splits a reproduction's bit counts by stage, layer and
-kind of data.
+:func:`encode_net` writes every weight-shared layer of a network (:func:`shared_layers`) and
+:func:`decode_net` loads such files into a network of the same architecture;
+:func:`storage_breakdown` splits a reproduction's bit counts
+(:func:`lib.experiments.deep_compression.reproduce_deep_compression`) by stage, layer and kind of
+data.
 
 References
 ----------
@@ -42,9 +43,12 @@ from collections import Counter
 import torch
 from torch import nn
 
+from lib.coding import (canonical_code, code_lengths, deep_compression_bits, huffman_code, relative_decode,
+                        relative_entries)
 from lib.core.checks import check_int
+from lib.quantization import SharedWeights
 
-__all__ = ["encode_layer", "decode_layer", "header_bits", "compressed_net", "shared_layers",
+__all__ = ["encode_layer", "decode_layer", "header_bits", "shared_layers", "encode_net", "decode_net",
            "storage_breakdown", "STAGES", "LENGTH_BITS"]
 
 #: Bits per stored Huffman codeword length (lengths up to 31), as :func:`lib.coding.huffman_table_bits` counts.
@@ -124,8 +128,6 @@ def _write_table(w: _Writer, lengths: dict[int, int], symbol_bits: int) -> None:
 
 def _read_table(r: _Reader, symbol_bits: int) -> dict[str, int]:
     """Read a table written by ``_write_table``: codeword to symbol, for the canonical code."""
-    from lib.coding import canonical_code
-
     if r.read(1):
         lengths = {}
         for _ in range(r.read(symbol_bits + 1)):
@@ -142,8 +144,6 @@ def _read_table(r: _Reader, symbol_bits: int) -> dict[str, int]:
 
 def _huffman(w: _Writer, stream: list[int], symbol_bits: int) -> None:
     """Write a Huffman table for ``stream`` and then the stream, canonically coded."""
-    from lib.coding import canonical_code, code_lengths, huffman_code
-
     code = canonical_code(huffman_code(Counter(stream)))
     _write_table(w, code_lengths(code), symbol_bits)
     w.chunks.extend(code[s] for s in stream)
@@ -196,8 +196,6 @@ def encode_layer(codebook: torch.Tensor, labels: torch.Tensor, index_bits: int =
     >>> len(blob), header_bits(1, 2) + 4 * (2 + 2) + 3 * 32  # 4 entries (one padding), 3 centroids
     (24, 192)
     """
-    from lib.coding import deep_compression_bits, relative_entries
-
     if not isinstance(labels, torch.Tensor):
         raise ValueError(f"labels must be an integer tensor, got {type(labels).__name__}")
     count = deep_compression_bits(codebook, labels, index_bits, weight_bits, huffman=huffman)  # validates too
@@ -249,8 +247,6 @@ def decode_layer(blob: bytes) -> tuple[torch.Tensor, torch.Tensor]:
     tensor([[ 0.,  2.,  0.],
             [ 0.,  0., -1.]])
     """
-    from lib.coding import relative_decode
-
     if not isinstance(blob, (bytes, bytearray)) or not blob:
         raise ValueError(f"blob must be the non-empty bytes encode_layer returns, got {type(blob).__name__}")
     r = _Reader("".join(format(b, "08b") for b in blob))
@@ -281,56 +277,9 @@ def decode_layer(blob: bytes) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # --------------------------------------------------------------------------- the whole network
-def compressed_net(model: str = "lenet_300_100", **settings) -> nn.Module:
-    """The network :func:`lib.coding.reproduce_deep_compression` builds, for writing out.
-
-    That function returns numbers only; this one replays its first three stages with the same
-    settings (``settings`` override :data:`lib.coding.DEEP_COMPRESSION_SETTINGS` the same way):
-    the pruned network of :func:`lib.pruning.han2015_net`, k-means sharing of each pruned layer
-    (:func:`lib.quantization.share_weights`, deterministic), and the same fine-tuning run
-    (seeded, so with the same thread count it repeats the library's run). The fine-tuned
-    weights are cached on disk by the settings and the pruned network's configuration.
-
-    Returns
-    -------
-    nn.Module
-        In eval mode; every pruned layer's ``weight`` is a :class:`lib.quantization.SharedWeights`
-        parametrisation (read the codes with :func:`shared_layers`).
-    """
-    from dataclasses import replace
-
-    from lib import pruning
-    from lib.coding import _deep_compression_settings
-    from lib.core.cache import cache_dir, config_key
-    from lib.quantization import share_weights
-    from lib.workbench.train import TrainConfig, fit, load_data
-
-    st = _deep_compression_settings(model, settings)  # resolved and validated as the library does
-    key = config_key({"settings": st, "pruned": pruning._han_setup(model, {})[3]})
-    path = cache_dir("pipeline") / f"{model}-{key}.pt"
-    net = pruning.remove_reparametrization(pruning.han2015_net(model))
-    modules = dict(net.named_modules())
-    for name in pruning.PRUNABLE[model]:
-        w = modules[name].weight
-        share_weights(modules[name], 2 ** st["weight_bits"][name] - 1, st["init"], st["iters"], mask=w.detach() != 0)
-    if path.exists():
-        net.load_state_dict(torch.load(path, weights_only=True))
-        return net.eval()
-    cfg = TrainConfig(model=model)
-    if st["epochs"]:
-        ft = replace(cfg, num_epochs=st["epochs"], lr=st["lr"], momentum=st["momentum"],
-                     weight_decay=st["weight_decay"])
-        fit(net, load_data(cfg), ft, desc="fine-tuning the shared weights")
-    torch.save(net.state_dict(), path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)
-    return net.eval()
-
-
 def shared_layers(net: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Module name to ``(codebook, labels)`` for every weight-shared layer of ``net`` (a
     :class:`lib.quantization.SharedWeights` parametrisation of its ``weight``), in module order."""
-    from lib.quantization import SharedWeights
-
     out = {}
     for name, module in net.named_modules():
         plist = getattr(getattr(module, "parametrizations", None), "weight", None)
@@ -341,8 +290,46 @@ def shared_layers(net: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]
     return out
 
 
+def encode_net(net: nn.Module, index_bits: int = 5, huffman: bool = True) -> dict[str, bytes]:
+    """Module name to :func:`encode_layer`'s bytes, for every weight-shared layer of ``net``.
+
+    Only the weights are written (each at its own code width, the narrowest that holds its
+    codebook); biases and other parameters are not.
+
+    >>> from lib.quantization import share_weights
+    >>> layer = nn.Linear(8, 4)
+    >>> _ = share_weights(layer, 3)
+    >>> net = nn.Sequential(layer)
+    >>> blobs = encode_net(net)
+    >>> torch.equal(decode_net(nn.Sequential(nn.Linear(8, 4)), blobs)[0].weight, layer.weight)
+    True
+    """
+    return {name: encode_layer(codebook, labels, index_bits=index_bits, huffman=huffman)
+            for name, (codebook, labels) in shared_layers(net).items()}
+
+
+def decode_net(net: nn.Module, blobs: dict[str, bytes]) -> nn.Module:
+    """Load :func:`encode_net`'s files into ``net`` (same architecture): each named module's
+    ``weight`` becomes the decoded ``codebook[labels]``, a plain float tensor. Returns ``net``."""
+    modules = dict(net.named_modules())
+    if not isinstance(blobs, dict) or not blobs:
+        raise ValueError(f"blobs must be the non-empty dict encode_net returns, got {type(blobs).__name__}")
+    missing = sorted(set(blobs) - set(modules))
+    if missing:
+        raise ValueError(f"blobs must name modules of net, got {missing!r}, which net lacks")
+    with torch.no_grad():
+        for name, blob in blobs.items():
+            codebook, labels = decode_layer(blob)
+            weight = modules[name].weight
+            if tuple(labels.shape) != tuple(weight.shape):
+                raise ValueError(f"blobs[{name!r}] holds a layer of shape {tuple(labels.shape)}, but net's "
+                                 f"{name!r} has weights of shape {tuple(weight.shape)}")
+            weight.copy_(codebook[labels])
+    return net
+
+
 def storage_breakdown(result: dict) -> dict[str, dict[str, dict[str, int]]]:
-    """Split a :func:`lib.coding.reproduce_deep_compression` result's bits by stage, layer and kind.
+    """Split a :func:`lib.experiments.deep_compression.reproduce_deep_compression` result's bits by stage, layer and kind.
 
     For each stage of :data:`STAGES` and each layer (by module name), the bits of:
     ``values`` (32-bit weights before sharing, fixed-width or Huffman-coded codes after),
@@ -353,7 +340,7 @@ def storage_breakdown(result: dict) -> dict[str, dict[str, dict[str, int]]]:
     ``dense_bits``, ``pruned_bits``, ``pq_bits``, ``pq_bits`` and ``total_bits``.
     """
     if not isinstance(result, dict) or "layers" not in result:
-        raise ValueError("result must be the dict lib.coding.reproduce_deep_compression returns")
+        raise ValueError("result must be the dict lib.experiments.deep_compression.reproduce_deep_compression returns")
     out: dict[str, dict[str, dict[str, int]]] = {s: {} for s in STAGES}
     for r in result["layers"]:
         n, value_bits = r["name"], 32

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lib import coding
+from lib.experiments import deep_compression
 from lib.workbench import measure
 from lib.quantization import kmeans_quantize
 
@@ -198,9 +199,12 @@ def test_deep_compression_bits_of_a_shared_pruned_layer():
     (lambda: coding.deep_compression_bits(torch.zeros(5), torch.tensor([0, 1]), weight_bits=2), "weight_bits"),
     (lambda: coding.deep_compression_bits(torch.zeros(5), torch.tensor([0, 1]), index_bits=0), "index_bits"),
     (lambda: coding.relative_entries(torch.tensor([0.5]), 2), "labels"),
-    (lambda: coding.reproduce_deep_compression("resnet"), "model"),
-    (lambda: coding.reproduce_deep_compression("lenet5", bits=3), "settings"),
-    (lambda: coding.reproduce_deep_compression("lenet5", weight_bits={"0": 8}), "weight_bits"),
+    (lambda: deep_compression.reproduce_deep_compression("resnet"), "model"),
+    (lambda: deep_compression.reproduce_deep_compression("lenet5", bits=3), "settings"),
+    (lambda: deep_compression.reproduce_deep_compression("lenet5", weight_bits={"0": 8}), "weight_bits"),
+    (lambda: deep_compression.reproduce_deep_compression("lenet5", lrs=[]), "lrs"),
+    (lambda: deep_compression.reproduce_deep_compression("lenet5", lrs=[0.0]), "lrs"),
+    (lambda: deep_compression.reproduce_deep_compression("lenet5", epochs=-1), "epochs"),
 ])
 def test_deep_compression_bad_arguments(call, name):
     with pytest.raises(ValueError, match=name):
@@ -257,11 +261,20 @@ def test_tree_layout_of_one_symbol_and_bad_input():
 
 def test_deep_compression_labels_validates_before_any_work():
     with pytest.raises(ValueError, match="model"):
-        coding.deep_compression_labels("resnet")
+        deep_compression.deep_compression_labels("resnet")
     with pytest.raises(ValueError, match="settings"):
-        coding.deep_compression_labels("lenet5", bits=3)
+        deep_compression.deep_compression_labels("lenet5", bits=3)
     with pytest.raises(ValueError, match="weight_bits"):
-        coding.deep_compression_labels("lenet_300_100", weight_bits={"0": 5})
+        deep_compression.deep_compression_labels("lenet_300_100", weight_bits={"0": 5})
+
+
+def test_deep_compression_settings_resolve_one_width_per_layer():
+    st = deep_compression.deep_compression_settings("lenet5", weight_bits=4, lrs=0.01)
+    assert st["weight_bits"] == {"0": 4, "2": 4, "5": 4, "7": 4} and st["lrs"] == [0.01]
+    assert deep_compression.deep_compression_settings("lenet5") == {
+        **deep_compression.DEEP_COMPRESSION_SETTINGS["lenet5"]}  # the defaults are valid as they stand
+    for model, rows in deep_compression.PAPER_LAYERS.items():  # one paper row per layer, plus the total
+        assert len(rows) == len(deep_compression.LAYER_NAMES[model]) + 1 == len(deep_compression.PRUNABLE[model]) + 1
 
 
 def test_check_huffman_lengths(capsys):

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lib import coding, pipeline
+from lib.experiments import deep_compression
 from lib.workbench import measure
 from lib.book.exercises import check_fixed_bits
 from lib.quantization import kmeans_quantize, share_weights
@@ -104,6 +105,24 @@ def test_a_shared_module_round_trips_through_shared_layers():
         assert torch.equal(got_codebook[got_labels], weight)
 
 
+def test_a_network_written_and_read_back_computes_the_same():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
+    for m in (net[0], net[2]):
+        with torch.no_grad():
+            m.weight.mul_(m.weight.abs() > 0.1)
+        share_weights(m, 7, mask=m.weight.detach() != 0)
+    blobs = pipeline.encode_net(net)
+    assert list(blobs) == ["0", "2"] and all(isinstance(b, bytes) for b in blobs.values())
+    fresh = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
+    fresh.load_state_dict({k: v for k, v in net.state_dict().items() if k.endswith("bias")}, strict=False)
+    assert pipeline.decode_net(fresh, blobs) is fresh
+    x = torch.randn(16, 20)
+    assert torch.equal(fresh(x), net(x))
+    assert not hasattr(fresh[0], "parametrizations")  # plain weights, no parametrisation
+    assert sum(len(b) for b in blobs.values()) < 4 * (20 * 8 + 8 * 3) / 2  # well under the float32 weights
+
+
 def test_storage_breakdown_sums_to_the_stage_totals():
     rows = []
     for i, (shape, density, k, index_bits, unused) in enumerate(CASES[:3]):
@@ -152,11 +171,17 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="ndim"):
         pipeline.header_bits(0, 5)
     with pytest.raises(ValueError, match="model"):
-        pipeline.compressed_net("resnet")
+        deep_compression.compressed_net("resnet")
     with pytest.raises(ValueError, match="settings"):
-        pipeline.compressed_net("lenet5", depth=3)
+        deep_compression.compressed_net("lenet5", depth=3)
     with pytest.raises(ValueError, match="weight_bits"):
-        pipeline.compressed_net("lenet5", weight_bits={"0": 8})
+        deep_compression.compressed_net("lenet5", weight_bits={"0": 8})
+    with pytest.raises(ValueError, match="blobs"):
+        pipeline.decode_net(nn.Linear(3, 2), {})
+    with pytest.raises(ValueError, match="blobs"):
+        pipeline.decode_net(nn.Sequential(nn.Linear(3, 2)), {"5": blob})
+    with pytest.raises(ValueError, match="shape"):
+        pipeline.decode_net(nn.Sequential(nn.Linear(3, 2)), {"0": blob})
     with pytest.raises(ValueError, match="net"):
         pipeline.shared_layers(nn.Linear(3, 2))
     with pytest.raises(ValueError, match="result"):

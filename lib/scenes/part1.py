@@ -8,7 +8,7 @@ from manim import (DOWN, LEFT, ORIGIN, RIGHT, UP, Arrow, Axes, Circle, Create, D
                    ManimColor, Polygon, Rotate, Scene, Square, Text, ValueTracker, VGroup, VMobject, always_redraw)
 
 from lib import fourier
-from lib.groups import SQUARE_SYMMETRIES
+from lib.groups import SQUARE_SYMMETRIES, compose
 from lib.core.theme import PALETTE
 
 INK, MUTED, GRID = (ManimColor(PALETTE[k]) for k in ("ink", "muted", "grid"))
@@ -85,8 +85,6 @@ class SquareMoves(Scene):
         self.play(shape.animate.apply_matrix(mats["h"]), run_time=1.2)
         self.play(status.animate.become(label("then flip h", 28, ORANGE).to_edge(DOWN)))
         self.wait(0.4)
-        from lib.groups import compose
-
         single = compose("r", "h")
         ghost.apply_matrix(mats[single], about_point=ghost.get_center())
         self.play(FadeIn(ghost), status.animate.become(
