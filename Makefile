@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh Debian machine (see README.md):
 #   make book   - set up (apt, .venv, npm, vendored JS), execute every notebook, build _build/html
-#   make test   - the whole test suite (sets up the same environment if needed)
+#   make test   - build the book, then the whole test suite (sets up the same environment if needed)
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
@@ -13,7 +13,9 @@ setup:
 book: setup
 	@$(PY) scripts/build.py
 
+# The book is built first (notebooks executed on every core); the tests then reuse it.
 test: setup
+	@$(PY) scripts/build.py
 	@$(PY) -m pytest
 
 serve: book

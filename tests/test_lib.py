@@ -10,6 +10,7 @@ import torch
 
 from lib import book
 from lib.core import cache, config, theme
+from lib.experiments import opening
 from lib.workbench import data, models, train
 from lib.book import exercises
 from lib.core.checks import check_choice, check_int, check_real
@@ -84,18 +85,18 @@ def test_confusion_matrix_counts_every_example():
     cm = train.confusion_matrix(net, d.X_test, d.y_test, 10)
     assert cm.sum() == len(d.y_test)
     assert torch.equal(cm.sum(dim=1), torch.bincount(d.y_test, minlength=10))
-    assert train.accuracy(net, d.X_test, d.y_test) == pytest.approx(cm.diag().sum().item() / len(d.y_test))
+    assert 1 - train.error_rate(net, d.X_test, d.y_test) == pytest.approx(cm.diag().sum().item() / len(d.y_test))
 
 
 def test_learning_curve_point_is_real_and_repeatable():
     d = data.digits()
     config.set_threads(1)
-    a = train.learning_curve_point(400, 0.0, num_steps=150, data=d)
-    b = train.learning_curve_point(400, 0.0, num_steps=150, data=d)
+    a = opening.learning_curve_point(400, 0.0, num_steps=150, data=d)
+    b = opening.learning_curve_point(400, 0.0, num_steps=150, data=d)
     assert a == b  # same seed, same numbers
-    small = train.learning_curve_point(20, 0.0, num_steps=150, data=d)
+    small = opening.learning_curve_point(20, 0.0, num_steps=150, data=d)
     assert a["test_acc"] > 0.85 > small["test_acc"]  # more data helps, by a lot
-    noisy = train.learning_curve_point(400, 0.6, num_steps=150, data=d)
+    noisy = opening.learning_curve_point(400, 0.6, num_steps=150, data=d)
     assert noisy["train_acc"] < a["train_acc"]
     assert len(a["steps"]) == len(a["curve"]) == 6
     assert np.array(a["confusion"]).sum() == 360
@@ -107,16 +108,106 @@ def test_learning_curve_point_is_real_and_repeatable():
 ])
 def test_learning_curve_point_rejects_bad_input(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        train.learning_curve_point(**kwargs)
+        opening.learning_curve_point(**kwargs)
 
 
-def test_train_steps_validates():
+def test_fit_validates():
     net = models.mlp([4, 2])
-    X, y = torch.zeros(8, 4), torch.zeros(8, dtype=torch.long)
-    with pytest.raises(ValueError, match="lr"):
-        train.train_steps(net, X, y, lr=0)
-    with pytest.raises(ValueError, match="same length"):
-        train.train_steps(net, X, y[:4])
+    d = data.Split(torch.zeros(8, 4), torch.zeros(8, dtype=torch.long), torch.zeros(2, 4), torch.zeros(2, dtype=torch.long), 2)
+    for cfg, name in [(train.TrainConfig(lr=0), "lr"), (train.TrainConfig(optimizer="rmsprop"), "optimizer"),
+                      (train.TrainConfig(lr_decay="step"), "lr_decay"), (train.TrainConfig(num_steps=-1), "num_steps"),
+                      (train.TrainConfig(lr_decay="exponential", lr_end=0.0), "lr_end")]:
+        with pytest.raises(ValueError, match=name):
+            train.fit(net, d, cfg)
+    with pytest.raises(ValueError, match="after_step"):
+        train.fit(net, d, train.TrainConfig(), after_step=3)
+    with pytest.raises(ValueError, match="training split"):
+        train.fit(net, data.Split(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), d.X_test, d.y_test, 2), train.TrainConfig())
+
+
+def _digits_mlp_run(**kw):
+    d = data.digits(val_size=200)
+    net = models.mlp([64, 32, 10], seed=0)
+    cfg = train.TrainConfig(dataset="digits", **{"num_epochs": 3, "lr": 0.1, "batch_size": 64, **kw.pop("cfg", {})})
+    return net, d, train.fit(net, d, cfg, **kw)
+
+
+def test_fit_learns_records_validation_and_repeats():
+    config.set_threads(1)
+    net, d, hist = _digits_mlp_run()
+    assert [h["epoch"] for h in hist] == [1.0, 2.0, 3.0] and hist[-1]["step"] == 3 * math.ceil(len(d.y_train) / 64)
+    assert hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["val_error"] < 0.1
+    assert hist[-1]["val_error"] == train.error_rate(net, d.X_val, d.y_val)   # validation, not test
+    net2, _, hist2 = _digits_mlp_run()
+    assert hist2 == hist and all(torch.equal(a, b) for a, b in zip(net.parameters(), net2.parameters()))
+
+
+def test_fit_hooks():
+    config.set_threads(1)
+    steps = []
+    _, _, hist = _digits_mlp_run(after_step=lambda net, step: steps.append(step), eval_every=10,
+                                 evaluate=lambda net: {"w0": float(net[0].weight.abs().sum())})
+    assert steps == list(range(1, steps[-1] + 1)) and hist[-1]["step"] == steps[-1]
+    assert [h["step"] for h in hist[:3]] == [10, 20, 30] and "w0" in hist[0] and "val_error" not in hist[0]
+    # a forward override is what is trained: a frozen first layer (detached) never moves
+    net = models.mlp([64, 32, 10], seed=0)
+    first = net[0].weight.detach().clone()
+    d = data.digits(val_size=200)
+    train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=1, lr=0.1, weight_decay=0.0),
+              forward=lambda x: net[2](net[1](torch.nn.functional.linear(x, net[0].weight.detach(), net[0].bias))))
+    assert torch.equal(net[0].weight, first)
+    # a penalty is minimised too: a huge L1 penalty drives the weights towards 0
+    big = _digits_mlp_run(penalty=lambda net: 1.0 * net[0].weight.abs().sum(), cfg={"num_epochs": 1})[0]
+    small = _digits_mlp_run(cfg={"num_epochs": 1})[0]
+    assert big[0].weight.abs().sum() < 0.5 * small[0].weight.abs().sum()
+
+
+def test_fit_fixed_steps_draw_full_batches_from_seeded_reshuffles():
+    """With ``num_steps``, batches are full and drawn from a shuffle reshuffled when one no longer fits
+    (the order of the old ``train_steps`` and ``qat_finetune``); Adam with an exponential decay runs."""
+    config.set_threads(1)
+    X, y = torch.arange(10.0)[:, None], torch.arange(10) % 2
+    d = data.Split(X, y, X, y, 2)
+    seen = []
+    net = torch.nn.Linear(1, 2)
+    train.fit(net, d, train.TrainConfig(num_steps=7, batch_size=4, optimizer="adam", lr=1e-2, lr_decay="exponential",
+                                        lr_end=1e-4, weight_decay=0.0),
+              forward=lambda x: (seen.append(x[:, 0].long().tolist()), net(x))[1])
+    g = torch.Generator().manual_seed(0)
+    expected, order, pos = [], torch.randperm(10, generator=g), 0
+    for _ in range(7):
+        if pos + 4 > 10:
+            order, pos = torch.randperm(10, generator=g), 0
+        expected.append(order[pos:pos + 4].tolist())
+        pos += 4
+    assert seen == expected
+    _, _, hist = _digits_mlp_run(cfg={"num_steps": 25})
+    assert [h["step"] for h in hist] == [25]
+
+
+def test_error_rate_is_the_one_error_function():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    X, y = torch.randn(50, 2), torch.randint(0, 2, (50,))
+    net.train()
+    e = train.error_rate(net, X, y, batch_size=7)
+    assert e == pytest.approx(float((net.eval()(X).argmax(1) != y).float().mean()))
+    net.train()
+    train.error_rate(net, X, y)
+    assert net.training and net[1].training  # modes restored
+    with pytest.raises(ValueError, match="same, non-zero length"):
+        train.error_rate(net, X, y[:3])
+
+
+def test_hold_out_is_seeded_disjoint_and_complete():
+    X, y = torch.arange(100.0)[:, None], torch.arange(100)
+    a = data.hold_out(X, y, 20, seed=3)
+    b = data.hold_out(X, y, 20, seed=3)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    Xt, yt, Xv, yv = a
+    assert len(yv) == 20 and len(yt) == 80 and not set(yt.tolist()) & set(yv.tolist())
+    assert torch.equal(Xt[:, 0].long(), yt) and bool((yt[1:] > yt[:-1]).all())  # training order kept
+    with pytest.raises(ValueError, match="n_val"):
+        data.hold_out(X, y, 100)
 
 
 # ---- config
@@ -207,10 +298,14 @@ def test_exercise_checks_accept_right_answers_and_reject_wrong_ones(capsys):
 
 def test_mnist_from_the_installed_package():
     s = data.mnist(flatten=True)
-    assert tuple(s.X_train.shape) == (60_000, 784) and tuple(s.X_test.shape) == (10_000, 784)
-    assert s.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # MNIST's first training labels
+    assert tuple(s.X_train.shape) == (55_000, 784) and tuple(s.X_test.shape) == (10_000, 784)
+    assert tuple(s.X_val.shape) == (5_000, 784)  # held out of the 60,000 training images
+    full = data.mnist(flatten=True, val_size=0)
+    assert full.y_train[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # MNIST's first training labels
+    assert len(full.y_val) == 0 and len(full.y_train) == 60_000
+    assert sorted(torch.cat([s.y_train, s.y_val]).tolist()) == sorted(full.y_train.tolist())
     assert torch.bincount(s.y_test).tolist()[0] == 980
-    assert abs(float(s.X_train.mean())) < 1e-3 and abs(float(s.X_train.std()) - 1) < 1e-3
+    assert abs(float(full.X_train.mean())) < 1e-3 and abs(float(full.X_train.std()) - 1) < 1e-3
     assert tuple(data.mnist().X_test.shape) == (10_000, 1, 28, 28)
 
 
@@ -228,51 +323,12 @@ def test_train_cached_trains_once_and_reloads(tmp_path, monkeypatch):
         train.build(train.TrainConfig(model="nope"))
     with pytest.raises(ValueError, match="dataset"):
         train.load_data(train.TrainConfig(dataset="cifar"))
+    with pytest.raises(ValueError, match="TrainConfig"):
+        train.train_cached({"model": "mlp"})
     cfg = train.TrainConfig(model="vgg_small", dataset="digits", num_epochs=2, lr=0.05)
-    d = data.digits()
-    d = data.Split(d.X_train.view(-1, 1, 8, 8), d.y_train, d.X_test.view(-1, 1, 8, 8), d.y_test, 10)
-    net, hist = train.train_cached(cfg, d)
-    assert len(hist) == 2 and hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["test_acc"] > 0.3
-    assert len(list(tmp_path.joinpath("weights").glob("*.pt"))) == 1
-    net2, hist2 = train.train_cached(cfg, d)  # loaded, not retrained
+    net, hist = train.train_cached(cfg)
+    assert len(hist) == 2 and hist[-1]["loss"] < hist[0]["loss"]
+    assert len(list(tmp_path.joinpath("memo", "weights").glob("*.pt"))) == 1
+    net2, hist2 = train.train_cached(cfg)  # loaded, not retrained
     assert hist2 == hist
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
-
-
-def _uses_quantization_through_a_helper(x):
-    return _quantise_helper(x)
-
-
-def _quantise_helper(x):
-    from lib import quantization
-
-    return quantization.fake_quantize(x, 0.1, 0, -8, 7)
-
-
-def test_memo_keys_only_on_the_lib_modules_a_function_reaches():
-    from lib import quantization, structured
-
-    names = lambda fn: {p.relative_to(cache.lib_files()[0].parent).as_posix() for p in cache.lib_files(fn)}
-    # a module imported inside a helper is found through the helper's code; unrelated modules are left out
-    reached = names(_uses_quantization_through_a_helper)
-    assert "quantization.py" in reached and "_checks.py" in reached
-    assert not {"structured.py", "pruning.py", "coding.py", "fourier.py"} & reached
-    # a lib function brings its module and what that imports, transitively (relative imports included)
-    slim = names(structured.network_slimming)
-    assert {"structured.py", "pruning.py", "train.py", "models.py", "config.py"} <= slim
-    assert "quantization.py" not in slim and "fourier.py" not in slim
-    assert cache.source_key(quantization.fake_quantize) != cache.source_key(structured.network_slimming)
-    assert len(cache.lib_files()) > len(slim)
-
-
-def test_memo_reuses_its_result(tmp_path, monkeypatch):
-    monkeypatch.setenv("FC_CACHE", str(tmp_path))
-    calls = []
-
-    def square(x):
-        calls.append(x)
-        return {"y": x * x}
-
-    cached = cache.memo(square, name="test-square")
-    assert cached(x=4) == {"y": 16} and cached(x=4) == {"y": 16} and calls == [4]
-    assert cached(x=5) == {"y": 25} and calls == [4, 5]

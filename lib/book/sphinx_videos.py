@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sphinx.util import logging
 
+from lib.core.cache import cache_dir
+
 logger = logging.getLogger(__name__)
 LINK = re.compile(r'(?:src|poster)="(?:\.\./)*_videos/([A-Za-z0-9_.-]+\.(?:mp4|png))"')
 
@@ -21,8 +23,6 @@ LINK = re.compile(r'(?:src|poster)="(?:\.\./)*_videos/([A-Za-z0-9_.-]+\.(?:mp4|p
 def copy_videos(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
-    from lib.core.cache import cache_dir
-
     out = Path(app.outdir)
     sources = [Path(app.srcdir) / "_videos", cache_dir("videos")]
     names = {m for page in out.rglob("*.html") for m in LINK.findall(page.read_text(errors="ignore"))}

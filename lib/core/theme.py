@@ -7,6 +7,8 @@ same page use the same colours, type and grid.
 
 from __future__ import annotations
 
+from cycler import cycler
+
 PALETTE = {
     "ink": "#1f2933",      # text and axes
     "muted": "#6b7280",    # secondary text, ticks
@@ -36,8 +38,6 @@ def css_font_family() -> str:
 
 def mpl_rc() -> dict:
     """matplotlib rcParams for the book's figures."""
-    from cycler import cycler
-
     return {
         "figure.facecolor": PALETTE["paper"],
         "figure.dpi": 110,

@@ -99,6 +99,10 @@ class TrainConfig:
     num_steps: int = 0                # > 0: this many mini-batches instead of num_epochs passes
 
 
+#: Models that take flattened inputs; the others take images.
+FLAT_INPUT = ("lenet_300_100", "mlp")
+
+
 def build(cfg: TrainConfig) -> nn.Module:
     """The untrained model named by ``cfg.model``, seeded."""
     builder = getattr(models, cfg.model, None)
@@ -109,11 +113,17 @@ def build(cfg: TrainConfig) -> nn.Module:
 
 
 def load_data(cfg: TrainConfig) -> Split:
-    """The data ``cfg`` trains on: MNIST (flattened for the MLPs) with its validation split, or digits."""
+    """The data ``cfg`` trains on: MNIST with its validation split, or digits; flattened for the MLPs
+    (:data:`FLAT_INPUT`), images of one channel for the CNNs."""
     check_choice("dataset", cfg.dataset, ("mnist", "digits"))
+    flat = cfg.model in FLAT_INPUT
     if cfg.dataset == "mnist":
-        return mnist(flatten=cfg.model in ("lenet_300_100", "mlp"))
-    return digits(seed=cfg.seed)
+        return mnist(flatten=flat)
+    d = digits(seed=cfg.seed)
+    if flat:
+        return d
+    image = lambda X: X.view(-1, 1, 8, 8)  # the CNNs see digits as 8x8 images
+    return Split(image(d.X_train), d.y_train, image(d.X_test), d.y_test, d.num_classes, image(d.X_val), d.y_val)
 
 
 def _batches(n: int, batch_size: int, num_epochs: int, num_steps: int, g: torch.Generator):
