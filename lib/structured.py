@@ -66,7 +66,7 @@ from torch import nn
 from torch.nn.utils import prune
 
 from lib.core.checks import check_choice, check_int, check_real
-from lib.pruning import _check_amount, remove_reparametrization
+from lib.pruning import check_amount, remove_reparametrization
 
 __all__ = ["GRANULARITIES", "CRITERIA", "group_norms", "GroupMagnitudePruning", "group_magnitude_prune",
            "channel_scores", "channel_plan", "mask_channels", "remove_channels", "slimming_penalty",
@@ -195,7 +195,7 @@ def _check_group_amount(amount, n: int) -> int:
     """``amount`` as a count of groups, validated like ``lib.pruning``'s (the message speaks of groups)."""
     if isinstance(amount, Integral) and not isinstance(amount, bool) and not 0 <= amount <= n:
         raise ValueError(f"amount must be a count in [0, {n}] (there are {n} groups to prune from), got {amount}")
-    return _check_amount(amount, n)
+    return check_amount(amount, n)
 
 
 def group_magnitude_prune(module: nn.Module, name: str = "weight", amount=0.5, granularity: str = "kernel",

@@ -6,8 +6,10 @@ the rest, until a small fraction of the weights is left (12x fewer on both
 LeNets in the paper's Table 1, at no loss of accuracy).
 
 Protocol: the dense networks are trained on MNIST's 55,000 training images;
-every choice made here (how much to prune) is made on the 5,000 held-out
-validation images, and the test set is read once per reported result.
+how much to prune is chosen on the 5,000 held-out validation images
+(:func:`choose_amount`: the largest of a few candidates that stays within 0.1
+point of the dense network's validation error), and the test set is read once
+per reported result.
 
 Everything computed is kept in the one cache (:mod:`lib.core.cache`): the
 pruned weights and the result together, keyed by the settings and by the code
@@ -34,8 +36,8 @@ from lib.core.checks import check_choice, check_int, check_real
 from lib.workbench.data import Split
 from lib.workbench.train import TrainConfig, build, error_rate, fit, load_data, train_cached
 
-__all__ = ["HAN_2015", "PRUNABLE", "HAN_SETTINGS", "dense_config", "iterative_magnitude_prune",
-           "reproduce_han2015", "han2015_net"]
+__all__ = ["HAN_2015", "PRUNABLE", "HAN_SETTINGS", "CANDIDATES", "TOLERANCE", "dense_config",
+           "iterative_magnitude_prune", "choose_amount", "reproduce_han2015", "han2015_net"]
 
 #: Han et al. (2015), Table 1: dense and pruned test error (%), parameters, and compression.
 HAN_2015 = {
@@ -47,14 +49,22 @@ HAN_2015 = {
 PRUNABLE = {"lenet_300_100": ["0", "2", "4"], "lenet5": ["0", "2", "5", "7"]}
 
 #: The pruning schedule per model: ``amount`` (fraction of the pruned layers' weights removed in
-#: the end), ``steps`` prune-and-fine-tune rounds, ``finetune_epochs`` per round, ``final_epochs``
-#: after the last, and the fine-tuning ``lr`` and ``weight_decay``.
+#: the end; ``None``: chosen on the validation split among :data:`CANDIDATES` by :func:`choose_amount`),
+#: ``steps`` prune-and-fine-tune rounds, ``finetune_epochs`` per round, ``final_epochs`` after the
+#: last, and the fine-tuning ``lr`` and ``weight_decay``.
 HAN_SETTINGS = {
-    "lenet_300_100": {"amount": 0.9182, "steps": 10, "finetune_epochs": 5, "final_epochs": 15, "lr": 0.02,
+    "lenet_300_100": {"amount": None, "steps": 10, "finetune_epochs": 5, "final_epochs": 15, "lr": 0.02,
                       "weight_decay": 5e-4},
-    "lenet5": {"amount": 0.92, "steps": 8, "finetune_epochs": 3, "final_epochs": 6, "lr": 0.01,
+    "lenet5": {"amount": None, "steps": 8, "finetune_epochs": 3, "final_epochs": 6, "lr": 0.01,
                "weight_decay": 5e-4},
 }
+
+#: The amounts the validation search tries, largest first: 95 % removed (20x), the paper's 12x
+#: (1 - 1/12 removed) and 90 % (10x).
+CANDIDATES = (0.95, 1 - 1 / 12, 0.9)
+
+#: How much validation error a pruned network may add to the dense one's: 0.1 point.
+TOLERANCE = 0.001
 
 
 def dense_config(model: str = "lenet_300_100") -> TrainConfig:
@@ -152,7 +162,8 @@ def _settings(model: str, overrides: dict) -> dict:
     if unknown:
         raise ValueError(f"settings must be among {sorted(HAN_SETTINGS[model])!r}, got {sorted(unknown)!r}")
     st = {**HAN_SETTINGS[model], **{k: v for k, v in overrides.items() if v is not None}}
-    check_real("amount", st["amount"], 0.0, 1.0, hi_open=True)
+    if st["amount"] is not None:
+        check_real("amount", st["amount"], 0.0, 1.0, hi_open=True)
     check_int("steps", st["steps"], 1)
     check_int("finetune_epochs", st["finetune_epochs"], 1)
     check_int("final_epochs", st["final_epochs"], 0)
@@ -183,33 +194,69 @@ def _run(model: str, amount: float, steps: int, finetune_epochs: int, final_epoc
 _run_memo = cache.memo(_run, name="han2015", store="torch")
 
 
+def choose_amount(model: str = "lenet_300_100", **settings) -> dict:
+    """The largest of :data:`CANDIDATES` whose pruned network's *validation* error is within
+    :data:`TOLERANCE` (0.1 point) of the dense network's validation error.
+
+    Candidates are tried largest first, and the search stops at the first that passes (each
+    run is cached); if none passes, the smallest is taken. The test set plays no part.
+    ``settings`` (other than ``amount``) override :data:`HAN_SETTINGS` for every run.
+
+    Returns
+    -------
+    dict
+        ``amount`` (the choice), ``passed`` (whether it met the tolerance) and ``tried``: per
+        candidate run, ``amount``, ``val_error`` and ``dense_val_error``.
+    """
+    if settings.get("amount") is not None:
+        raise ValueError(f"amount is what choose_amount chooses; got amount={settings['amount']!r}")
+    tried = []
+    for amount in CANDIDATES:
+        r = _run_memo(model=model, **_settings(model, {**settings, "amount": amount}))["result"]
+        tried.append({"amount": amount, "val_error": r["pruned_val_error"], "dense_val_error": r["dense_val_error"]})
+        if r["pruned_val_error"] <= r["dense_val_error"] + TOLERANCE + 1e-12:
+            return {"amount": amount, "passed": True, "tried": tried}
+    return {"amount": CANDIDATES[-1], "passed": False, "tried": tried}
+
+
+def _resolved(model: str, settings: dict) -> tuple[dict, dict | None]:
+    st = _settings(model, settings)
+    if st["amount"] is not None:
+        return st, None
+    search = choose_amount(model, **{k: v for k, v in settings.items() if k != "amount"})
+    return {**st, "amount": search["amount"]}, search
+
+
 def reproduce_han2015(model: str = "lenet_300_100", **settings) -> dict:
     """Train the dense model on MNIST, prune it globally by magnitude until ``amount`` of its weights
     are removed, in ``steps`` rounds of prune-and-fine-tune, and report what Han et al.'s Table 1 reports.
 
     ``settings`` override the model's entry of :data:`HAN_SETTINGS`: ``amount`` (final fraction of
-    weights removed), ``steps``, ``finetune_epochs`` per step, ``final_epochs`` after the last step,
-    and the fine-tuning ``lr`` and ``weight_decay``.
+    weights removed; by default chosen on the validation split by :func:`choose_amount`),
+    ``steps``, ``finetune_epochs`` per step, ``final_epochs`` after the last step, and the
+    fine-tuning ``lr`` and ``weight_decay``.
 
     Returns
     -------
     dict
-        ``dense_error``, ``pruned_error`` (test error, fractions), ``dense_val_error``,
+        ``dense_error``, ``pruned_error`` (test error, fractions, read once), ``dense_val_error``,
         ``pruned_val_error``, ``amount``, ``weights``, ``nonzero``, ``compression``, per-layer
-        ``layer_kept``, the per-round ``history`` (validation error), and the paper's numbers
-        under ``paper``.
+        ``layer_kept``, the per-round ``history`` (validation error), the paper's numbers under
+        ``paper``, and ``search`` (what :func:`choose_amount` tried; ``None`` if ``amount`` was given).
 
     References
     ----------
     .. [1] S. Han et al., arXiv:1506.02626.
     """
-    return _run_memo(model=model, **_settings(model, settings))["result"]
+    st, search = _resolved(model, settings)
+    return {**_run_memo(model=model, **st)["result"], "search": search}
 
 
 def han2015_net(model: str = "lenet_300_100", **settings) -> nn.Module:
-    """The network :func:`reproduce_han2015` pruned (in eval mode), its masks in place as
-    ``torch.nn.utils.prune`` reparametrisations; computed once, then loaded from the cache."""
-    out = _run_memo(model=model, **_settings(model, settings))
+    """The network :func:`reproduce_han2015` pruned (same arguments; in eval mode), its masks in place
+    as ``torch.nn.utils.prune`` reparametrisations; computed once, then loaded from the cache."""
+    st, _ = _resolved(model, settings)
+    out = _run_memo(model=model, **st)
     net = build(dense_config(model))
     modules = dict(net.named_modules())
     for name in PRUNABLE[model]:

@@ -7,12 +7,19 @@ pins) is reported with them.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from lib.core.checks import check_int, check_real
+import numpy as np
+import torch
+from torch import nn
+
+from lib.core.checks import check_choice, check_int, check_real
+from lib.pruning import magnitude_prune
 
 
 def time_call(fn: Callable[..., Any], *args: Any, repeat: int = 7, min_time: float = 0.05,
@@ -101,10 +108,6 @@ def storage_bits(weight, fmt: str = "dense", value_bits: int = 32, index_bits: i
     >>> storage_bits(torch.tensor([0., 0., 1.5, 0., 2.]), "relative", value_bits=4, index_bits=2)
     12
     """
-    import numpy as np
-
-    from lib.core.checks import check_choice
-
     check_choice("fmt", fmt, ("dense", "csr", "relative"))
     value_bits = check_int("value_bits", value_bits, 1, 64)
     w = weight.detach().cpu().numpy() if hasattr(weight, "detach") else np.asarray(weight)
@@ -122,8 +125,6 @@ def storage_bits(weight, fmt: str = "dense", value_bits: int = 32, index_bits: i
 
 def relative_index_entries(flat, index_bits: int) -> int:
     """Entries (non-zeros plus padding zeros) in Deep Compression's relative-index format."""
-    import numpy as np
-
     if hasattr(flat, "detach"):  # a torch tensor, possibly one that requires grad
         flat = flat.detach().cpu().numpy()
     positions = np.flatnonzero(np.asarray(flat).reshape(-1))
@@ -140,9 +141,6 @@ def count_macs(net, input_shape: tuple[int, ...], nonzero_only: bool = False) ->
     ``nonzero_only`` counts only products with a non-zero weight: the work a
     sparse kernel could skip, not what a dense kernel does.
     """
-    import torch
-    from torch import nn
-
     macs: dict[str, int] = {}
     hooks = []
 
@@ -178,8 +176,6 @@ def latency(net, x, warmup: int = 10, runs: int = 50) -> dict[str, float]:
     Returns ``median_ms``, ``p10_ms``, ``p90_ms``, ``batch`` and ``threads`` (PyTorch's
     intra-op thread count in force, which the caller should pin and report).
     """
-    import torch
-
     warmup = check_int("warmup", warmup, 0)
     runs = check_int("runs", runs, 3)
     net.eval()
@@ -202,8 +198,6 @@ def layer_costs(net, input_shape: tuple[int, ...]) -> list[dict]:
     Shows where a model's size and its compute live: in a CNN the convolutions do most
     of the multiply-accumulates while the fully connected layers hold most of the weights.
     """
-    from torch import nn
-
     macs = count_macs(net, input_shape)
     rows = []
     for name, module in net.named_modules():
@@ -216,105 +210,86 @@ def layer_costs(net, input_shape: tuple[int, ...]) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- sparse kernels
-def _sparse_linear_class():
-    """Defined lazily so that importing lib.measure does not import torch."""
-    import warnings
+class SparseLinear(nn.Module):
+    r"""A linear layer whose weight is stored in compressed sparse row (CSR) form.
 
-    import torch
-    from torch import nn
+    ``y = W x + b`` computed as :math:`(W_{\mathrm{csr}} X^\top)^\top + b`: the CSR matrix is the left
+    operand, which is the case PyTorch's CPU kernels (Intel MKL's sparse BLAS in the standard
+    wheels) handle best. In torch 2.13 on CPU, ``torch.addmm(b[:, None], W_csr, X.T).T`` (the bias
+    fused in) was the fastest of the spellings tried, ``W_csr @ X.T`` and ``torch.sparse.mm`` a few
+    percent behind, while ``F.linear(X, W_csr, b)`` and ``X @ W_csr.T`` (a transposed, CSC-like right
+    operand) were up to 5x slower at batch 256.
 
-    class SparseLinear(nn.Module):
-        r"""A linear layer whose weight is stored in compressed sparse row (CSR) form.
+    The three CSR arrays (``values``; ``col_indices``, the column of each value; ``crow_indices``,
+    where each row starts in them) and the bias are buffers, so they are in ``state_dict`` and move
+    with ``.to()``. :attr:`weight` is a ``torch.sparse_csr_tensor`` over the same memory, made once
+    (making it costs a few microseconds, a third of a dense 300x784 product at batch 1); since a CSR
+    tensor can be neither deep-copied nor pickled, copies and pickles rebuild it from the buffers.
+    For inference only: nothing here is a trainable parameter.
 
-        ``y = W x + b`` computed as :math:`(W_{\mathrm{csr}} X^\top)^\top + b`: the CSR matrix is the left
-        operand, which is the case PyTorch's CPU kernels (Intel MKL's sparse BLAS in the standard
-        wheels) handle best. In torch 2.13 on CPU, ``torch.addmm(b[:, None], W_csr, X.T).T`` (the bias
-        fused in) was the fastest of the spellings tried, ``W_csr @ X.T`` and ``torch.sparse.mm`` a few
-        percent behind, while ``F.linear(X, W_csr, b)`` and ``X @ W_csr.T`` (a transposed, CSC-like right
-        operand) were up to 5x slower at batch 256.
+    Build one with :meth:`from_dense`.
+    """
+    def __init__(self, crow_indices, col_indices, values, shape: tuple[int, int], bias=None):
+        super().__init__()
+        self.in_features, self.out_features = int(shape[1]), int(shape[0])
+        self.register_buffer("crow_indices", crow_indices)
+        self.register_buffer("col_indices", col_indices)
+        self.register_buffer("values", values)
+        self.register_buffer("bias", bias)
+        self._wrap()
 
-        The three CSR arrays (``values``; ``col_indices``, the column of each value; ``crow_indices``,
-        where each row starts in them) and the bias are buffers, so they are in ``state_dict`` and move
-        with ``.to()``. :attr:`weight` is a ``torch.sparse_csr_tensor`` over the same memory, made once
-        (making it costs a few microseconds, a third of a dense 300x784 product at batch 1); since a CSR
-        tensor can be neither deep-copied nor pickled, copies and pickles rebuild it from the buffers.
-        For inference only: nothing here is a trainable parameter.
+    def _wrap(self):
+        """(Re)make :attr:`weight` over the current buffers (no copy; invariants checked in from_dense)."""
+        self.weight = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, self.values,
+                                              (self.out_features, self.in_features), check_invariants=False)
 
-        Build one with :meth:`from_dense`.
-        """
+    def _apply(self, fn, recurse=True):  # .to(), .double(), ...: new buffers, so a new wrapper
+        super()._apply(fn, recurse)
+        self._wrap()
+        return self
 
-        def __init__(self, crow_indices, col_indices, values, shape: tuple[int, int], bias=None):
-            super().__init__()
-            self.in_features, self.out_features = int(shape[1]), int(shape[0])
-            self.register_buffer("crow_indices", crow_indices)
-            self.register_buffer("col_indices", col_indices)
-            self.register_buffer("values", values)
-            self.register_buffer("bias", bias)
-            self._wrap()
+    def __getstate__(self):  # copy.deepcopy and pickle: leave the CSR wrapper out ...
+        state = self.__dict__.copy()
+        state.pop("weight", None)
+        return state
 
-        def _wrap(self):
-            """(Re)make :attr:`weight` over the current buffers (no copy; invariants checked in from_dense)."""
-            self.weight = torch.sparse_csr_tensor(self.crow_indices, self.col_indices, self.values,
-                                                  (self.out_features, self.in_features), check_invariants=False)
+    def __setstate__(self, state):  # ... and make it again from the copied buffers
+        super().__setstate__(state)
+        self._wrap()
 
-        def _apply(self, fn, recurse=True):  # .to(), .double(), ...: new buffers, so a new wrapper
-            super()._apply(fn, recurse)
-            self._wrap()
-            return self
+    @classmethod
+    def from_dense(cls, linear: nn.Linear) -> "SparseLinear":
+        """The same layer with its zero weights dropped; for a pruned layer, the effective
+        (masked) ``weight`` is used."""
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"linear must be an nn.Linear, got {type(linear).__name__}")
+        with warnings.catch_warnings():  # PyTorch flags its CSR support as beta, once per process
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            csr = linear.weight.detach().to_sparse_csr()
+        bias = None if linear.bias is None else linear.bias.detach().clone()
+        return cls(csr.crow_indices().clone(), csr.col_indices().clone(), csr.values().clone(),
+                   tuple(linear.weight.shape), bias)
 
-        def __getstate__(self):  # copy.deepcopy and pickle: leave the CSR wrapper out ...
-            state = self.__dict__.copy()
-            state.pop("weight", None)
-            return state
+    @property
+    def nnz(self) -> int:
+        """Stored (non-zero) weights."""
+        return self.values.numel()
 
-        def __setstate__(self, state):  # ... and make it again from the copied buffers
-            super().__setstate__(state)
-            self._wrap()
+    def forward(self, x):
+        if x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have {self.in_features} features in its last dimension, "
+                             f"got shape {tuple(x.shape)}")
+        rows = x if x.ndim == 2 else x.reshape(-1, self.in_features)
+        if self.bias is None:
+            out = (self.weight @ rows.T).T
+        else:
+            out = torch.addmm(self.bias[:, None], self.weight, rows.T).T
+        return out if x.ndim == 2 else out.reshape(*x.shape[:-1], self.out_features)
 
-        @classmethod
-        def from_dense(cls, linear: nn.Linear) -> "SparseLinear":
-            """The same layer with its zero weights dropped; for a pruned layer, the effective
-            (masked) ``weight`` is used."""
-            if not isinstance(linear, nn.Linear):
-                raise ValueError(f"linear must be an nn.Linear, got {type(linear).__name__}")
-            with warnings.catch_warnings():  # PyTorch flags its CSR support as beta, once per process
-                warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-                csr = linear.weight.detach().to_sparse_csr()
-            bias = None if linear.bias is None else linear.bias.detach().clone()
-            return cls(csr.crow_indices().clone(), csr.col_indices().clone(), csr.values().clone(),
-                       tuple(linear.weight.shape), bias)
-
-        @property
-        def nnz(self) -> int:
-            """Stored (non-zero) weights."""
-            return self.values.numel()
-
-        def forward(self, x):
-            if x.shape[-1] != self.in_features:
-                raise ValueError(f"x must have {self.in_features} features in its last dimension, "
-                                 f"got shape {tuple(x.shape)}")
-            rows = x if x.ndim == 2 else x.reshape(-1, self.in_features)
-            if self.bias is None:
-                out = (self.weight @ rows.T).T
-            else:
-                out = torch.addmm(self.bias[:, None], self.weight, rows.T).T
-            return out if x.ndim == 2 else out.reshape(*x.shape[:-1], self.out_features)
-
-        def extra_repr(self) -> str:
-            density = self.nnz / (self.in_features * self.out_features)
-            return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                    f"nnz={self.nnz} ({density:.1%}), bias={self.bias is not None}")
-
-    SparseLinear.__qualname__ = "SparseLinear"  # so that pickle finds it as lib.measure.SparseLinear
-    return SparseLinear
-
-
-def __getattr__(name: str):
-    if name == "SparseLinear":  # module-level lazy attribute: lib.measure.SparseLinear
-        cls = _sparse_linear_class()
-        globals()["SparseLinear"] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def extra_repr(self) -> str:
+        density = self.nnz / (self.in_features * self.out_features)
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"nnz={self.nnz} ({density:.1%}), bias={self.bias is not None}")
 
 
 def sparsify(net):
@@ -323,16 +298,10 @@ def sparsify(net):
     Pruned layers (``torch.nn.utils.prune`` reparametrisations) contribute their effective weight
     ``weight_orig * weight_mask``; the original ``net`` is left as it is.
     """
-    import copy
-
-    import torch
-    from torch import nn
-
     if not isinstance(net, nn.Module):
         raise ValueError(f"net must be an nn.Module, got {type(net).__name__}")
-    sparse_linear = __getattr__("SparseLinear")
     if isinstance(net, nn.Linear):
-        return sparse_linear.from_dense(net)
+        return SparseLinear.from_dense(net)
     # A pruned module's `weight` (weight_orig * weight_mask) is not a leaf tensor, which deepcopy
     # refuses; it is recomputed before every forward pass, so the copy may start from a detached clone.
     memo = {}
@@ -344,7 +313,7 @@ def sparsify(net):
     for parent in list(out.modules()):
         for child_name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
-                setattr(parent, child_name, sparse_linear.from_dense(child))
+                setattr(parent, child_name, SparseLinear.from_dense(child))
     return out
 
 
@@ -374,11 +343,6 @@ def sparse_vs_dense(out_features: int, in_features: int, sparsities, batch_sizes
         ``sparse_ms`` is Python overhead, microseconds that matter at batch 1), ``dense_bytes``,
         ``csr_bytes``, ``threads`` and ``max_abs_diff`` (between the two outputs).
     """
-    import torch
-    from torch import nn
-
-    from lib.pruning import magnitude_prune
-
     out_features = check_int("out_features", out_features, 1)
     in_features = check_int("in_features", in_features, 1)
     sparsities, batch_sizes = list(sparsities), list(batch_sizes)
@@ -391,7 +355,6 @@ def sparse_vs_dense(out_features: int, in_features: int, sparsities, batch_sizes
     check_int("seed", seed, 0, 2**32 - 1)
     runs = check_int("runs", runs, 1)
     min_time = check_real("min_time", min_time, 0.0, 60.0)
-    sparse_linear = __getattr__("SparseLinear")
 
     rows = []
     for i, s in enumerate(sparsities):
@@ -400,7 +363,7 @@ def sparse_vs_dense(out_features: int, in_features: int, sparsities, batch_sizes
             dense = nn.Linear(in_features, out_features)
         magnitude_prune(dense, "weight", amount=float(s))
         weight, bias = dense.weight.detach().contiguous(), dense.bias.detach()
-        layer = sparse_linear.from_dense(dense)
+        layer = SparseLinear.from_dense(dense)
         csr_bytes = sum(t.numel() * t.element_size() for t in (layer.values, layer.col_indices, layer.crow_indices))
         for b in batch_sizes:
             x = torch.randn(b, in_features, generator=torch.Generator().manual_seed(seed + 1000 + b))
@@ -430,8 +393,6 @@ def activation_bytes(net, input_shape: tuple[int, ...], batch: int = 1, bytes_pe
     >>> activation_bytes(mlp([4, 3, 2]), (4,), batch=2)
     {'total': 64, 'peak': 24, 'input': 32}
     """
-    import torch
-
     batch = check_int("batch", batch, 1)
     bytes_per_value = check_int("bytes_per_value", bytes_per_value, 1, 16)
     sizes: list[int] = []
