@@ -114,7 +114,8 @@ def iterative_magnitude_prune(net: nn.Module, data: Split, amount, steps: int, f
     -------
     list of dict
         Per round: ``step``, ``kept`` (fraction of the pruned layers' weights), ``compression``
-        (their dense count over non-zeros), per-layer ``layer_kept`` and ``val_error``.
+        (their dense count over non-zeros), per-layer ``layer_kept`` and ``val_error`` (``None``
+        when ``data`` has no validation split).
 
     References
     ----------
@@ -152,7 +153,7 @@ def iterative_magnitude_prune(net: nn.Module, data: Split, amount, steps: int, f
         kept = sum(_kept_count(modules[n]) for n in names)
         history.append({"step": s, "kept": kept / total, "compression": total / kept,
                         "layer_kept": {n: _kept_count(modules[n]) / modules[n].weight.numel() for n in names},
-                        "val_error": error_rate(net, data.X_val, data.y_val)})
+                        "val_error": error_rate(net, data.X_val, data.y_val) if len(data.y_val) else None})
     return history
 
 
