@@ -41,11 +41,15 @@ References
 
 from __future__ import annotations
 
+import copy
 import math
 import re
+import warnings
 from pathlib import Path
 
 import torch
+import torch.ao.quantization as tq
+from torch import nn
 
 from lib.core.checks import check_choice, check_int, check_real
 
@@ -507,12 +511,6 @@ def int8_model(net: torch.nn.Module, calibration: torch.Tensor, backend: str = "
     >>> type(q.net[0]).__name__, q(torch.randn(3, 4)).shape
     ('LinearReLU', torch.Size([3, 2]))
     """
-    import copy
-    import warnings
-
-    import torch.ao.quantization as tq
-    from torch import nn
-
     if not isinstance(net, nn.Module):
         raise ValueError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     if not isinstance(calibration, torch.Tensor) or calibration.numel() == 0:

@@ -17,7 +17,10 @@ receiving small updates and a weight moves to the next code once the updates add
   exponential moving average (``torch.ao.quantization``'s ``MovingAverageMinMaxObserver``);
 * :class:`QuantLinear`, :class:`QuantConv2d`: layers that fake-quantise their input and weight;
   :func:`quantize_model` swaps them into a copy of a network;
-* :func:`calibrate` (post-training quantisation's range estimate) and :func:`qat_finetune`.
+* :func:`calibrate`: post-training quantisation's range estimate.
+
+Fine-tuning through the fake quantisers is ordinary training (the straight-through gradients are
+in the layers): :func:`lib.experiments.qat.qat_finetune` runs it through the one training loop.
 
 Every forward pass is checked in ``tests/test_qat.py`` against PyTorch's ``FakeQuantize`` modules
 and ``torch.ao.nn.qat`` layers with the matching qconfig.
@@ -46,7 +49,7 @@ from lib.core.checks import check_int, check_real
 
 __all__ = ["pack_int4", "unpack_int4", "quantize_state_dict", "dequantize_state_dict",
            "fake_quantize_weight", "EMAFakeQuantize", "QuantLinear", "QuantConv2d", "quantize_model",
-           "calibrate", "qat_finetune", "error_rate"]
+           "calibrate"]
 
 _LAYERS = (nn.Linear, nn.Conv2d)
 
@@ -410,77 +413,3 @@ def calibrate(qnet: nn.Module, X: torch.Tensor, batch_size: int = 256) -> nn.Mod
     for fq in quantizers:
         fq.observer_enabled, fq.fake_quant_enabled = False, True
     return qnet
-
-
-@torch.no_grad()
-def error_rate(net: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    """Fraction of ``X`` misclassified (arg-max prediction different from ``y``), in eval mode.
-
-    >>> error_rate(nn.Linear(2, 2), torch.zeros(4, 2), torch.tensor([0, 1, 0, 1]))
-    0.5
-    """
-    from lib.workbench.train import accuracy
-
-    if len(X) != len(y) or len(y) == 0:
-        raise ValueError(f"X and y must have the same, non-zero length, got {len(X)} and {len(y)}")
-    return 1.0 - accuracy(net, X, y, batch_size)
-
-
-def qat_finetune(qnet: nn.Module, X: torch.Tensor, y: torch.Tensor, num_steps: int = 300, lr: float = 0.01,
-                 batch_size: int = 64, momentum: float = 0.9, seed: int = 0, eval_every: int = 0,
-                 X_eval: torch.Tensor | None = None, y_eval: torch.Tensor | None = None) -> list[tuple[int, float]]:
-    r"""Quantisation-aware training: fine-tune a fake-quantised network with SGD, in place.
-
-    Each of ``num_steps`` steps draws a mini-batch (a seeded shuffle of ``X``, reshuffled each pass),
-    computes the cross-entropy *through the fake quantisers*, and back-propagates with the
-    straight-through estimator; SGD with momentum updates the float weights behind the rounding,
-    the learning rate decaying from ``lr`` to 0 on a cosine. The activation ranges stay as
-    :func:`calibrate` froze them (quantisers left observing keep tracking them, as PyTorch's do
-    early in QAT). The same ``seed`` gives the same result.
-
-    Parameters
-    ----------
-    qnet : nn.Module
-        From :func:`quantize_model` (then :func:`calibrate`, if it quantises activations).
-    X, y : tensors
-        Training inputs and labels.
-    eval_every : int
-        Measure the error on ``(X_eval, y_eval)`` before training and every ``eval_every`` steps
-        (0: never).
-
-    Returns
-    -------
-    list of (step, error)
-        The learning curve, starting at step 0 (empty when ``eval_every`` is 0).
-    """
-    num_steps = check_int("num_steps", num_steps, 1)
-    check_real("lr", lr, 0.0, 10.0, lo_open=True)
-    batch_size = check_int("batch_size", batch_size, 1)
-    check_real("momentum", momentum, 0.0, 1.0, hi_open=True)
-    seed = check_int("seed", seed, 0, 2**63 - 1)
-    eval_every = check_int("eval_every", eval_every, 0)
-    if len(X) != len(y) or len(y) == 0:
-        raise ValueError(f"X and y must have the same, non-zero length, got {len(X)} and {len(y)}")
-    if eval_every and (X_eval is None or y_eval is None):
-        raise ValueError("X_eval and y_eval must be given when eval_every > 0")
-    if any(not (fq.observer_enabled or fq.observed) for fq in _act_quantizers(qnet)):
-        raise ValueError("qnet has activation quantisers with no range and no observer: call calibrate(qnet, X) first")
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(qnet.parameters(), lr=lr, momentum=momentum)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, num_steps)
-    bs = min(batch_size, len(y))
-    history = [(0, error_rate(qnet, X_eval, y_eval))] if eval_every else []
-    order, pos = torch.randperm(len(y), generator=g), 0
-    for step in range(1, num_steps + 1):
-        if pos + bs > len(y):
-            order, pos = torch.randperm(len(y), generator=g), 0
-        idx = order[pos:pos + bs]
-        pos += bs
-        qnet.train()
-        opt.zero_grad()
-        F.cross_entropy(qnet(X[idx]), y[idx]).backward()
-        opt.step()
-        sched.step()
-        if eval_every and (step % eval_every == 0 or step == num_steps):
-            history.append((step, error_rate(qnet, X_eval, y_eval)))
-    return history

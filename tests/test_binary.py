@@ -10,6 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lib import binary as B
+from lib import xnor as XN
+from lib.experiments.binary import fit_binary
+from lib.workbench.data import Split
 
 torch.set_num_threads(1)
 
@@ -205,14 +208,14 @@ def test_training_is_deterministic_and_keeps_latent_weights_clipped():
     runs = []
     for _ in range(2):
         net = B.binary_mlp([20, 32, 2], weights="xnor", activations="xnor", seed=3)
-        hist = B.fit_binary(net, X, y, X, y, num_epochs=3, lr=0.05, lr_end=0.001, batch_size=50, seed=1,
-                            evals_per_epoch=2)
+        hist = fit_binary(net, Split(X, y, X, y, 2, X, y), num_epochs=3, lr=0.05, lr_end=0.001, batch_size=50,
+                          seed=1, eval_every=3)
         runs.append((hist, [p.detach().clone() for p in net.parameters()]))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
     assert [h["epoch"] for h in runs[0][0]] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
     assert all(float(m.weight.detach().abs().max()) <= 1.0 for m in net if isinstance(m, B.BinaryLinear))
-    assert runs[0][0][-1]["test_error"] < 0.25  # it learns a linearly separable rule
+    assert runs[0][0][-1]["val_error"] < 0.25  # it learns a linearly separable rule
 
 
 def test_batchnorm_and_sign_fold_into_integer_thresholds():
@@ -225,7 +228,7 @@ def test_batchnorm_and_sign_fold_into_integer_thresholds():
         bn.bias.copy_(torch.tensor([0.4, 0.2, 0.5, -0.5, -1.0, 0.0, 0.1]))
     y = torch.arange(-30, 31, dtype=torch.float32)[:, None].repeat(1, 7)
     want = torch.where(bn(y) >= 0, 1.0, -1.0)
-    tau, flip = B.bn_sign_threshold(bn)
+    tau, flip = XN.bn_sign_threshold(bn)
     got = torch.where(torch.where(flip, y.double() <= tau, y.double() >= tau), 1.0, -1.0)
     assert torch.equal(got, want)
 
@@ -237,25 +240,25 @@ def test_xnor_matmul_equals_the_float_product_exactly(n):
     for m, k in [(1, 1), (3, 5), (70, 9)]:
         A = rng.choice([-1.0, 1.0], size=(m, n)).astype(np.float32)
         W = rng.choice([-1.0, 1.0], size=(k, n)).astype(np.float32)
-        a, w = B.pack_bits(A), B.pack_bits(W)
+        a, w = XN.pack_bits(A), XN.pack_bits(W)
         assert a.shape == (m, (n + 63) // 64) and a.dtype == np.uint64
-        got = B.xnor_matmul(a, w, n, block=4)
+        got = XN.xnor_matmul(a, w, n, block=4)
         assert got.dtype == np.int64 and np.array_equal(got, (A @ W.T).astype(np.int64))
-        assert np.array_equal(got, B.xnor_matmul(a, w, n))  # the block size changes nothing
+        assert np.array_equal(got, XN.xnor_matmul(a, w, n))  # the block size changes nothing
 
 
 def test_pack_bits_layout_and_inputs():
-    assert B.pack_bits([1, -1, 1, 1]).tolist() == [13]
-    assert B.pack_bits(torch.tensor([0.0, -0.5])).tolist() == [1]  # sign(0) = +1 -> bit 1
+    assert XN.pack_bits([1, -1, 1, 1]).tolist() == [13]
+    assert XN.pack_bits(torch.tensor([0.0, -0.5])).tolist() == [1]  # sign(0) = +1 -> bit 1
     row = np.ones(130)
-    assert B.pack_bits(row).tolist() == [2**64 - 1, 2**64 - 1, 3]  # padding bits stay 0
-    assert B.pack_bits(np.ones((2, 3), dtype=np.int8)).shape == (2, 1)
+    assert XN.pack_bits(row).tolist() == [2**64 - 1, 2**64 - 1, 3]  # padding bits stay 0
+    assert XN.pack_bits(np.ones((2, 3), dtype=np.int8)).shape == (2, 1)
 
 
 def test_xnor_peak_model():
-    p = B.xnor_peak(["avx2", "avx512f", "avx512_vpopcntdq"], units=2)
+    p = XN.xnor_peak(["avx2", "avx512f", "avx512_vpopcntdq"], units=2)
     assert p["fp32_macs_per_cycle"] == 32 and abs(p["binary_macs_per_cycle"] - 1024 / 3) < 1e-12
-    assert B.xnor_peak(["avx2"])["popcount_bits"] == 64
+    assert XN.xnor_peak(["avx2"])["popcount_bits"] == 64
 
 
 # --------------------------------------------------------------------------- validation
@@ -274,20 +277,21 @@ def test_xnor_peak_model():
     (lambda: B.binary_mlp([784, 10], activations="tanh"), "activations"),
     (lambda: B.binary_mlp([784, 10], grad_bits=33), "grad_bits"),
     (lambda: B.clip_latent_weights_(nn.Linear(2, 2), bound=0), "bound"),
-    (lambda: B.fit_binary(B.binary_mlp([4, 2]), torch.ones(3, 4), torch.ones(2).long(), torch.ones(3, 4),
-                          torch.ones(3).long()), "X and y"),
-    (lambda: B.fit_binary(B.binary_mlp([4, 2]), torch.ones(3, 4), torch.ones(3).long(), torch.ones(3, 4),
-                          torch.ones(3).long(), lr=0.01, lr_end=0.1), "lr_end"),
-    (lambda: B.pack_bits(np.array([1.0, np.nan])), "x"),
-    (lambda: B.pack_bits(np.ones((2, 2, 2))), "x"),
-    (lambda: B.pack_bits(["a", "b"]), "x"),
-    (lambda: B.xnor_matmul(np.ones((2, 1)), B.pack_bits(np.ones((2, 3))), 3), "a_bits"),
-    (lambda: B.xnor_matmul(B.pack_bits(np.ones((2, 70))), B.pack_bits(np.ones((2, 3))), 3), "a_bits and b_bits"),
-    (lambda: B.xnor_matmul(B.pack_bits(np.ones((2, 70))), B.pack_bits(np.ones((2, 70))), 64), "n"),
-    (lambda: B.xnor_matmul(B.pack_bits(np.ones((2, 70))), B.pack_bits(np.ones((2, 70))), 129), "n"),
-    (lambda: B.bn_sign_threshold(nn.Linear(2, 2)), "bn"),
+    (lambda: fit_binary(B.binary_mlp([4, 2]), Split(torch.ones(3, 4), torch.ones(2).long(), torch.ones(3, 4),
+                                                    torch.ones(3).long(), 2)), "X_train and y_train"),
+    (lambda: fit_binary(B.binary_mlp([4, 2]), Split(torch.ones(3, 4), torch.ones(3).long(), torch.ones(3, 4),
+                                                    torch.ones(3).long(), 2), lr=0.01, lr_end=0.1), "lr_end"),
+    (lambda: fit_binary(B.binary_mlp([4, 2]), (torch.ones(3, 4), torch.ones(3).long())), "data"),
+    (lambda: XN.pack_bits(np.array([1.0, np.nan])), "x"),
+    (lambda: XN.pack_bits(np.ones((2, 2, 2))), "x"),
+    (lambda: XN.pack_bits(["a", "b"]), "x"),
+    (lambda: XN.xnor_matmul(np.ones((2, 1)), XN.pack_bits(np.ones((2, 3))), 3), "a_bits"),
+    (lambda: XN.xnor_matmul(XN.pack_bits(np.ones((2, 70))), XN.pack_bits(np.ones((2, 3))), 3), "a_bits and b_bits"),
+    (lambda: XN.xnor_matmul(XN.pack_bits(np.ones((2, 70))), XN.pack_bits(np.ones((2, 70))), 64), "n"),
+    (lambda: XN.xnor_matmul(XN.pack_bits(np.ones((2, 70))), XN.pack_bits(np.ones((2, 70))), 129), "n"),
+    (lambda: XN.bn_sign_threshold(nn.Linear(2, 2)), "bn"),
     (lambda: B.storage_bits("net"), "net"),
-    (lambda: B.xnor_peak(["avx2"], units=0), "units"),
+    (lambda: XN.xnor_peak(["avx2"], units=0), "units"),
 ])
 def test_bad_arguments_raise_valueerror_naming_them(call, name):
     with pytest.raises(ValueError, match=name):

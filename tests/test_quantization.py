@@ -444,3 +444,28 @@ def test_check_lloyd_step(capsys):
     assert "✗" in capsys.readouterr().out  # an empty cluster must keep its centroid, not become nan
     check_lloyd_step(None)
     assert "Not attempted" in capsys.readouterr().out
+
+
+def test_sharing_names_are_still_importable_from_lib_quantization():
+    from lib import sharing
+
+    for name in sharing.__all__:
+        assert getattr(Q, name) is getattr(sharing, name), name
+    assert set(sharing.__all__) <= set(Q.__all__)
+
+
+def test_clip_point_splits_the_error_into_clipping_and_rounding():
+    from lib.experiments.quantization import clip_point, quantise_weight
+
+    w = torch.randn(2000, generator=torch.Generator().manual_seed(0))
+    for fraction in (0.2, 0.5, 1.0):
+        r = clip_point(w, 4, fraction)
+        assert r["mse"] == pytest.approx(r["clip_mse"] + r["round_mse"], rel=1e-5)  # float32 sums
+    assert clip_point(w, 4, 1.0)["clipped"] == 0.0 and clip_point(w, 4, 0.2)["clipped"] > 0.05
+    with pytest.raises(ValueError, match="fraction"):
+        clip_point(w, 4, 0.0)
+    W = torch.randn(6, 10, generator=torch.Generator().manual_seed(1))
+    wq, _ = quantise_weight(W, 3, "symmetric", "per channel")
+    assert all(len(torch.unique(row)) <= 8 for row in wq)
+    with pytest.raises(ValueError, match="granularity"):
+        quantise_weight(W, 3, "symmetric", "per row")
