@@ -1,4 +1,5 @@
-"""lib.pruning against torch.nn.utils.prune, and the invariants of masking."""
+"""lib.pruning and lib.surgery against torch.nn.utils.prune, the invariants of masking, and the
+pruning experiments (lib.experiments.han2015, lib.experiments.magnitude_pruning) on digits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from lib.workbench import models
-from lib import pruning
+from lib import pruning, surgery
+from lib.experiments import han2015
+from lib.experiments import magnitude_pruning as mp
+from lib.workbench import data, models, train
 
 
 def layers(seed=0):
@@ -46,6 +49,41 @@ def test_global_magnitude_prune_equals_global_unstructured(amount):
     prune.global_unstructured(params(ref), pruning_method=prune.L1Unstructured, amount=amount)
     for (m1, _), (m2, _) in zip(params(ours), params(ref)):
         assert torch.equal(m1.weight_mask, m2.weight_mask)
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.3, 0.9, 1.0, 17, 500])
+def test_global_prune_with_scores_equals_global_unstructured(amount):
+    """Custom scores (negative ones and many ties included), some pairs left to their weights, a mask
+    already in place: the same masks as PyTorch's global_unstructured with L1Unstructured."""
+    g = torch.Generator().manual_seed(2)
+    ours, ref = models.lenet5(seed=2), models.lenet5(seed=2)
+    for net in (ours, ref):
+        prune.l1_unstructured(net[0], "weight", amount=0.5)  # an earlier mask: its zeros are not counted again
+    pairs = lambda net: [(net[0], "weight"), (net[2], "weight"), (net[7], "weight")]  # noqa: E731
+    raw = [torch.randint(-3, 4, p.weight.shape, generator=g).float() for p in (ours[0], ours[2])]  # ties galore
+    pruning.global_prune(pairs(ours), amount, importance_scores={(ours[0], "weight"): raw[0], (ours[2], "weight"): raw[1]})
+    prune.global_unstructured(pairs(ref), pruning_method=prune.L1Unstructured, amount=amount,
+                              importance_scores={(ref[0], "weight"): raw[0], (ref[2], "weight"): raw[1]})
+    for (m1, _), (m2, _) in zip(pairs(ours), pairs(ref)):
+        assert torch.equal(m1.weight_mask, m2.weight_mask)
+        assert torch.equal(m1.weight, m2.weight)
+
+
+def test_global_prune_scores_decide_and_bad_arguments_raise():
+    a = nn.Linear(4, 2)
+    scores = torch.arange(8.0).reshape(2, 4)  # weight 0 least important, weight 7 most
+    pruning.global_prune([(a, "weight")], 3, importance_scores={(a, "weight"): scores})
+    assert a.weight_mask.reshape(-1).tolist() == [0, 0, 0, 1, 1, 1, 1, 1]  # whatever the weights' sizes
+    b = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match="importance_scores"):
+        pruning.global_prune([(b, "weight")], 1, importance_scores={(b, "weight"): torch.ones(3)})
+    with pytest.raises(ValueError, match="importance_scores"):
+        pruning.global_prune([(b, "weight")], 1, importance_scores=[torch.ones(2, 4)])
+    with pytest.raises(ValueError, match="amount"):
+        pruning.global_prune([(b, "weight")], 9)
+    with pytest.raises(ValueError, match="parameters"):
+        pruning.global_prune([(b, "weights")], 1)
+    assert pruning.check_amount(0.25, 10) == 2 and pruning.check_amount(10, 10) == 10
 
 
 @pytest.mark.parametrize("amount", [0.25, 0.5, 0.9])
@@ -114,55 +152,61 @@ def test_same_seed_same_masks():
 
 
 def test_iterative_magnitude_prune_reaches_each_layers_target_exactly():
-    from lib.workbench import data, train
-
     d = data.digits()
     net = models.mlp([64, 64, 32, 10], seed=0)
     train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=20, lr=0.05, batch_size=32))
-    keep = {"0": 0.1, "2": 0.2, "4": 0.5}
-    hist = pruning.iterative_magnitude_prune(net, d, keep, steps=3,
+    amount = {"0": 0.9, "2": 0.8, "4": 0.5}
+    hist = han2015.iterative_magnitude_prune(net, d, amount, steps=3,
                                              finetune=train.TrainConfig(dataset="digits", num_epochs=3, lr=0.01,
                                                                       batch_size=32),
                                              final_epochs=3)
     assert [h["step"] for h in hist] == [1, 2, 3]
     assert hist[0]["kept"] > hist[1]["kept"] > hist[2]["kept"]
-    for name, k in keep.items():
+    for name, a in amount.items():
         m = dict(net.named_modules())[name]
-        assert int(m.weight_mask.sum()) == round(k * m.weight.numel())  # exact, not approximately
+        assert int(m.weight_mask.sum()) == round((1 - a) * m.weight.numel())  # exact, not approximately
         assert torch.all(m.weight[m.weight_mask == 0] == 0)
-    total = sum(dict(net.named_modules())[n].weight.numel() for n in keep)
-    kept = sum(round(k * dict(net.named_modules())[n].weight.numel()) for n, k in keep.items())
+    total = sum(dict(net.named_modules())[n].weight.numel() for n in amount)
+    kept = sum(round((1 - a) * dict(net.named_modules())[n].weight.numel()) for n, a in amount.items())
     assert hist[-1]["compression"] == pytest.approx(total / kept)
-    assert hist[-1]["test_error"] < 0.15  # still a working classifier at 5x fewer weights
-    with pytest.raises(ValueError, match="keep"):
-        pruning.iterative_magnitude_prune(net, d, {"9": 0.5}, 1, train.TrainConfig())
+    assert all(h["val_error"] is None for h in hist)  # digits() holds out no validation images
+    assert train.error_rate(net, d.X_test, d.y_test) < 0.15  # still a working classifier at 5x fewer weights
+    with pytest.raises(ValueError, match="amount"):
+        han2015.iterative_magnitude_prune(net, d, {"9": 0.5}, 1, train.TrainConfig())
     with pytest.raises(ValueError, match="steps"):
-        pruning.iterative_magnitude_prune(net, d, keep, 0, train.TrainConfig())
+        han2015.iterative_magnitude_prune(net, d, amount, 0, train.TrainConfig())
 
 
 def test_iterative_global_pruning_hits_the_total_exactly():
-    from lib.workbench import data, train
-
-    d = data.digits()
+    d = data.digits(val_size=100)
     net = models.mlp([64, 64, 32, 10], seed=0)
     train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=10, lr=0.05, batch_size=32))
-    hist = pruning.iterative_magnitude_prune(net, d, 0.2, steps=2, layers=["0", "2", "4"],
+    hist = han2015.iterative_magnitude_prune(net, d, 0.8, steps=2, layers=["0", "2", "4"],
                                              finetune=train.TrainConfig(dataset="digits", num_epochs=2, lr=0.01,
                                                                         batch_size=32))
     total = 64 * 64 + 64 * 32 + 32 * 10
     assert round(hist[-1]["kept"] * total) == round(0.2 * total)
     assert len(set(round(v, 3) for v in hist[-1]["layer_kept"].values())) > 1  # the layers share the cut unevenly
-    with pytest.raises(ValueError, match="keep"):
-        pruning.iterative_magnitude_prune(net, d, 0.5, steps=1, finetune=train.TrainConfig())
-    with pytest.raises(ValueError, match="keep"):
-        pruning.iterative_magnitude_prune(net, d, 1.5, steps=1, layers=["0"], finetune=train.TrainConfig())
+    assert hist[-1]["val_error"] == train.error_rate(net, d.X_val, d.y_val)  # validation, not test
+    with pytest.raises(ValueError, match="amount"):
+        han2015.iterative_magnitude_prune(net, d, 0.5, steps=1, finetune=train.TrainConfig())
+    with pytest.raises(ValueError, match="amount"):
+        han2015.iterative_magnitude_prune(net, d, 1.5, steps=1, layers=["0"], finetune=train.TrainConfig())
 
 
 def test_reproduce_han2015_validates_and_knows_the_paper():
     with pytest.raises(ValueError, match="model"):
-        pruning.reproduce_han2015("vgg_small")
-    assert pruning.HAN_2015["lenet_300_100"]["pruned_error"] == 1.59
-    for model, layers in pruning.PRUNABLE.items():
+        han2015.reproduce_han2015("vgg_small")
+    with pytest.raises(ValueError, match="settings"):
+        han2015.reproduce_han2015("lenet5", keep=0.1)
+    with pytest.raises(ValueError, match="amount"):
+        han2015.reproduce_han2015("lenet5", amount=1.0)
+    with pytest.raises(ValueError, match="amount"):
+        han2015.choose_amount("lenet5", amount=0.9)
+    assert han2015.HAN_2015["lenet_300_100"]["pruned_error"] == 1.59
+    assert list(han2015.CANDIDATES) == sorted(han2015.CANDIDATES, reverse=True)  # largest first
+    assert han2015.dense_config("lenet_300_100").num_epochs == 20
+    for model, layers in han2015.PRUNABLE.items():
         net = getattr(models, model)()
         assert all(hasattr(dict(net.named_modules())[n], "weight") for n in layers)
         prunable = sum(dict(net.named_modules())[n].weight.numel() for n in layers)
@@ -176,11 +220,9 @@ def test_reproduce_han2015_validates_and_knows_the_paper():
 @pytest.fixture(scope="module")
 def digits_mlp():
     """A 64-32-10 MLP trained on digits (about a second), and the data."""
-    from lib.workbench import data, train
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    d = data.digits()
+    d = data.digits(val_size=200)
     net = models.mlp([64, 32, 10], seed=0)
     train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=10, lr=0.05, batch_size=32))
     torch.set_num_threads(threads)
@@ -189,53 +231,53 @@ def digits_mlp():
 
 def test_surgery_mask_prunes_below_a_splices_above_b_and_keeps_the_band():
     w = torch.tensor([0.1, 0.5, 0.85, 0.95, 1.05, 1.2, 2.0, 3.0])
-    t = 1.2  # keep=0.375 keeps 3 of 8: the 3rd largest |w| is the centre
+    t = 1.2  # amount=0.625 keeps 3 of 8: the 3rd largest |w| is the centre
     mask = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
-    new = pruning.surgery_mask(w, mask, keep=3 / 8, margin=0.25)  # a = 0.9, b = 1.5
+    new = surgery.surgery_mask(w, mask, amount=5 / 8, margin=0.25)  # a = 0.9, b = 1.5
     a, b = 0.75 * t, 1.25 * t
     assert torch.equal(new[w.abs() < a], torch.zeros(3))                 # pruned, whatever they were
     assert torch.equal(new[w.abs() >= b], torch.ones(2))                 # kept or spliced back
     band = (w.abs() >= a) & (w.abs() < b)
     assert torch.equal(new[band], mask[band])                           # unchanged
-    # without a band it is magnitude pruning to exactly `keep`
+    # without a band it is magnitude pruning of exactly `amount`
     w = torch.randn(20, 30, generator=torch.Generator().manual_seed(0))
-    plain = pruning.surgery_mask(w, torch.zeros_like(w), keep=0.25, margin=0.0)
+    plain = surgery.surgery_mask(w, torch.zeros_like(w), amount=0.75, margin=0.0)
     ref = nn.Linear(30, 20)
     with torch.no_grad():
         ref.weight.copy_(w)
     pruning.magnitude_prune(ref, amount=0.75)
     assert torch.equal(plain, ref.weight_mask)
-    for kwargs, name in [({"keep": 0.0}, "keep"), ({"keep": 1.5}, "keep"), ({"keep": 0.5, "margin": 1.0}, "margin")]:
+    for kwargs, name in [({"amount": 1.0}, "amount"), ({"amount": -0.5}, "amount"),
+                         ({"amount": 0.5, "margin": 1.0}, "margin")]:
         with pytest.raises(ValueError, match=name):
-            pruning.surgery_mask(w, torch.ones_like(w), **kwargs)
+            surgery.surgery_mask(w, torch.ones_like(w), **kwargs)
     with pytest.raises(ValueError, match="mask"):
-        pruning.surgery_mask(w, torch.ones(3), keep=0.5)
+        surgery.surgery_mask(w, torch.ones(3), amount=0.5)
 
 
 def test_straight_through_masks_forward_but_not_gradient():
     w = torch.randn(4, 5, requires_grad=True)
     mask = (torch.rand(4, 5, generator=torch.Generator().manual_seed(1)) > 0.5).float()
     upstream = torch.randn(4, 5)
-    masked = pruning._straight_through(w, mask)
+    masked = surgery.masked_weight(w, mask)
     assert torch.equal(masked, w.detach() * mask)      # forward: exactly W * T
     (masked * upstream).sum().backward()
     assert torch.equal(w.grad, upstream)               # backward: dL/dW = dL/d(W*T), pruned entries too
 
 
 def surgery_cfg(**kw):
-    from lib.workbench import train
-
     return train.TrainConfig(dataset="digits", **{"num_epochs": 5, "lr": 0.05, "batch_size": 32, **kw})
 
 
 def test_dynamic_surgery_hits_keep_revives_weights_and_leaves_a_pruned_net(digits_mlp, one_thread):
     net0, d = digits_mlp
     net = copy.deepcopy(net0)
-    result = pruning.dynamic_surgery(net, d, keep=0.1, layers=["0", "2"], cfg=surgery_cfg())
+    result = mp.dynamic_surgery(net, d, amount=0.9, layers=["0", "2"], cfg=surgery_cfg())
     assert abs(result["kept"] - 0.1) < 0.01
     assert all(abs(k - 0.1) < 0.02 for k in result["layer_kept"].values())
     hist = result["history"]
     assert [h["epoch"] for h in hist] == [1, 2, 3, 4, 5]
+    assert hist[-1]["kept"] == pytest.approx(result["kept"])
     assert hist[0]["spliced"] == 0 and hist[0]["pruned"] > 0.8 * (64 * 32 + 32 * 10)  # from dense
     assert sum(h["spliced"] for h in hist[1:]) > 0                                  # weights grew back
     for name in ["0", "2"]:
@@ -243,11 +285,11 @@ def test_dynamic_surgery_hits_keep_revives_weights_and_leaves_a_pruned_net(digit
         assert set(m.weight_mask.unique().tolist()) <= {0.0, 1.0}
         assert torch.equal(m.weight, m.weight_orig * m.weight_mask)
         assert int(m.weight_mask.sum()) == round(result["layer_kept"][name] * m.weight.numel())
-    assert result["test_error"] == pytest.approx(hist[-1]["test_error"], abs=1e-6)  # the net as returned
-    assert result["test_error"] < 0.2
+    assert result["val_error"] == pytest.approx(hist[-1]["val_error"], abs=1e-6)  # the net as returned
+    assert result["val_error"] < 0.2
 
     again = copy.deepcopy(net0)
-    result2 = pruning.dynamic_surgery(again, d, keep=0.1, layers=["0", "2"], cfg=surgery_cfg())
+    result2 = mp.dynamic_surgery(again, d, amount=0.9, layers=["0", "2"], cfg=surgery_cfg())
     assert result2 == result
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values()))
 
@@ -255,36 +297,32 @@ def test_dynamic_surgery_hits_keep_revives_weights_and_leaves_a_pruned_net(digit
 def test_dynamic_surgery_records_every_n_steps(digits_mlp, one_thread):
     net0, d = digits_mlp
     net = copy.deepcopy(net0)
-    result = pruning.dynamic_surgery(net, d, keep=0.3, layers=["0"], cfg=surgery_cfg(num_epochs=2),
-                                     margin=0.0, update_every=5, record_every=10)
+    result = mp.dynamic_surgery(net, d, amount=0.7, layers=["0"], cfg=surgery_cfg(num_epochs=2),
+                                margin=0.0, update_every=5, record_every=10)
     steps = 2 * ((len(d.y_train) + 31) // 32)
-    assert [h["step"] for h in result["history"]] == list(range(10, steps + 1, 10))
-    assert result["layer_kept"]["0"] == pytest.approx(0.3, abs=1 / 2048)  # margin 0: magnitude pruning to keep
+    assert [h["step"] for h in result["history"]] == list(range(10, steps, 10)) + [steps]  # and the last step
+    assert result["layer_kept"]["0"] == pytest.approx(0.3, abs=1 / 2048)  # margin 0: magnitude pruning
     assert not hasattr(net[2], "weight_mask")  # layers not listed stay dense
 
 
-@pytest.mark.parametrize("kwargs, name", [({"keep": 0.0}, "keep"), ({"keep": 1.2}, "keep"), ({"margin": 1.0}, "margin"),
+@pytest.mark.parametrize("kwargs, name", [({"amount": 1.0}, "amount"), ({"amount": 1.2}, "amount"), ({"margin": 1.0}, "margin"),
                                           ({"update_every": 0}, "update_every"), ({"record_every": -1}, "record_every"),
                                           ({"layers": []}, "layers"), ({"layers": ["1"]}, "layers"),
                                           ({"layers": "0"}, "layers"), ({"cfg": {"lr_decay": "step"}}, "lr_decay"),
                                           ({"cfg": {"num_epochs": 0}}, "num_epochs"), ({"cfg": {"lr": 0.0}}, "lr")])
 def test_dynamic_surgery_bad_args_raise_value_error(kwargs, name):
-    from lib.workbench import data
-
-    args = {"keep": 0.5, "layers": ["0"], "cfg": surgery_cfg(), **kwargs}
+    args = {"amount": 0.5, "layers": ["0"], "cfg": surgery_cfg(), **kwargs}
     if isinstance(args["cfg"], dict):
         args["cfg"] = surgery_cfg(**args["cfg"])
     with pytest.raises(ValueError, match=name):
-        pruning.dynamic_surgery(models.mlp([64, 8, 10]), data.digits(), **args)
+        mp.dynamic_surgery(models.mlp([64, 8, 10]), data.digits(val_size=100), **args)
 
 
 def test_dynamic_surgery_refuses_an_already_pruned_layer():
-    from lib.workbench import data
-
     net = models.mlp([64, 8, 10])
     pruning.magnitude_prune(net[0], amount=0.5)
     with pytest.raises(ValueError, match="already pruned"):
-        pruning.dynamic_surgery(net, data.digits(), 0.5, ["0"], surgery_cfg())
+        mp.dynamic_surgery(net, data.digits(val_size=100), 0.5, ["0"], surgery_cfg())
 
 
 def _flat_loss(net, X, y):
@@ -400,3 +438,39 @@ def test_obd_prune_is_exact_ranked_and_deterministic(digits_mlp, one_thread):
                          ({"curvature": "lm"}, "curvature")]:
         with pytest.raises(ValueError, match=name):
             pruning.obd_prune(copy.deepcopy(net0), X, y, **{"amount": 0.5, "layers": ["0"], **kwargs})
+
+
+def test_surgery_masks_hooks():
+    net = models.mlp([6, 5, 3], seed=0)
+    masks = surgery.SurgeryMasks(net, ["0"], amount=0.6, margin=0.0, update_every=3)
+    assert masks.kept() == pytest.approx(12 / 30)  # magnitude pruning to start with
+    x = torch.randn(4, 6)
+    ref = copy.deepcopy(net)
+    with torch.no_grad():
+        ref[0].weight.mul_(masks.masks["0"])
+    assert torch.allclose(masks.forward(x), ref(x))  # the net with W * T
+    with torch.no_grad():
+        net[0].weight.copy_(torch.arange(30.0).reshape(5, 6))  # now the last 12 weights are the largest
+    masks.after_step(net, 1)
+    assert masks.kept() == pytest.approx(12 / 30) and masks.masks["0"].reshape(-1)[:10].sum() > 0  # not yet
+    masks.after_step(net, 3)
+    assert masks.masks["0"].reshape(-1).tolist() == [0.0] * 18 + [1.0] * 12  # updated every 3 steps
+    masks.attach()
+    assert torch.equal(net[0].weight_mask, masks.masks["0"]) and not hasattr(net[2], "weight_mask")
+    with pytest.raises(ValueError, match="layers"):
+        surgery.SurgeryMasks(models.mlp([6, 5, 3]), ["1"], amount=0.5)
+    with pytest.raises(ValueError, match="update_every"):
+        surgery.SurgeryMasks(models.mlp([6, 5, 3]), ["0"], amount=0.5, update_every=0)
+
+
+def test_chapter_experiments_validate():
+    with pytest.raises(ValueError, match="amount"):
+        mp.prune_once(1.0)
+    with pytest.raises(ValueError, match="scope"):
+        mp.prune_once(0.5, scope="local")
+    with pytest.raises(ValueError, match="model"):
+        mp.dense_at_equal_size("lenet5")
+    with pytest.raises(ValueError, match="amount"):
+        mp.dense_at_equal_size(amount=1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        mp.surgery_vs_iterative(epochs=4)

@@ -1,7 +1,7 @@
 """Measurement: wall-clock timing done carefully (warm-up, repeats, median and spread).
 
 Timings are reported, never asserted: they depend on the machine. The thread
-count in force (``torch.get_num_threads``, which :func:`lib.config.set_threads`
+count in force (``torch.get_num_threads``, which :func:`lib.core.config.set_threads`
 pins) is reported with them.
 """
 
@@ -389,7 +389,7 @@ def activation_bytes(net, input_shape: tuple[int, ...], batch: int = 1, bytes_pe
     as in training), ``peak`` (the largest single output) and ``input``, in bytes for
     ``batch`` examples of ``input_shape`` at ``bytes_per_value`` (4 for float32).
 
-    >>> from lib.models import mlp
+    >>> from lib.workbench.models import mlp
     >>> activation_bytes(mlp([4, 3, 2]), (4,), batch=2)
     {'total': 64, 'peak': 24, 'input': 32}
     """
