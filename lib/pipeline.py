@@ -294,11 +294,12 @@ def encode_net(net: nn.Module, index_bits: int = 5, huffman: bool = True) -> dic
     """Module name to :func:`encode_layer`'s bytes, for every weight-shared layer of ``net``.
 
     Only the weights are written (each at its own code width, the narrowest that holds its
-    codebook); biases and other parameters are not.
+    codebook); biases and other parameters are not. The layers must be pruned and shared
+    (``codebook[0] == 0``, as :func:`lib.quantization.share_weights` makes them with a ``mask``).
 
     >>> from lib.quantization import share_weights
     >>> layer = nn.Linear(8, 4)
-    >>> _ = share_weights(layer, 3)
+    >>> _ = share_weights(layer, 3, mask=layer.weight.detach().abs() > 0.1)  # pruned, then shared
     >>> net = nn.Sequential(layer)
     >>> blobs = encode_net(net)
     >>> torch.equal(decode_net(nn.Sequential(nn.Linear(8, 4)), blobs)[0].weight, layer.weight)

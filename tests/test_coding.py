@@ -300,3 +300,68 @@ def test_check_huffman_lengths(capsys):
 def test_deep_compression_bits_of_a_layer_with_nothing_kept():
     r = coding.deep_compression_bits(torch.tensor([0.0, 1.0]), torch.zeros(10, dtype=torch.long), index_bits=2)
     assert r["nonzero"] == 0 and r["total"] == 0 and r["compression"] == math.inf
+
+
+# --------------------------------------------------------------------------- the chapters' experiments (no training)
+def test_describe_code_of_a_geometric_source():
+    from lib.experiments import huffman
+
+    for n, ratio in [(1, 0.5), (5, 1.0), (8, 0.5), (32, 0.2)]:
+        p = huffman.geometric(n, ratio)
+        assert p.sum() == pytest.approx(1.0) and all(p[i] >= p[i + 1] for i in range(n - 1))
+        d = huffman.geometric_point(n, ratio)
+        code = coding.huffman_code({s: float(p[s]) for s in range(n)})
+        assert d["length"] == [len(code[s]) for s in range(n)]
+        assert d["H"] - 1e-12 <= d["L"] < d["H"] + 1 if n > 1 else d["L"] == 1  # one symbol still costs a bit
+        assert d["redundancy"] == pytest.approx(d["L"] - d["H"])
+        assert d["saving"] == pytest.approx(1 - d["L"] / d["fixed"])
+        json.dumps(d)  # what a widget stores
+    assert huffman.geometric_point(8, 1.0)["L"] == huffman.geometric_point(8, 1.0)["H"] == 3.0
+    d = huffman.describe_code({0: 3, 2: 1}, range(4), 2)  # unused symbols: no length, probability 0
+    assert d["length"] == [1, None, 1, None] and d["p"] == [0.75, 0, 0.25, 0]
+    with pytest.raises(ValueError, match="ratio"):
+        huffman.geometric(4, 0.0)
+    with pytest.raises(ValueError, match="n"):
+        huffman.geometric(0, 0.5)
+    with pytest.raises(ValueError, match="stream"):
+        huffman.stream_counts("fc1", "signs")
+    with pytest.raises(ValueError, match="layer"):
+        huffman.stream_counts("conv9", "gaps")
+
+
+def _fake_result(error, dense_error, compression, lr=3e-4, shared_error=0.0152, shared_val=0.021, val=0.02):
+    return {"paper": {"compression": 40}, "error": error, "dense_error": dense_error, "compression": compression,
+            "lr": lr, "shared_error": shared_error, "shared_val_error": shared_val, "val_error": val}
+
+
+def test_sentences_say_what_happened_whichever_way_it_went():
+    good = deep_compression.verdict(_fake_result(0.0150, 0.0149, 43.4))
+    assert "at least the paper's 40×" in good and "+0.01 points, within" in good
+    bad = deep_compression.verdict(_fake_result(0.0164, 0.0149, 38.2))
+    assert "1.8× short of the paper's 40×" in bad and "+0.15 points, 0.05 point beyond" in bad
+    edge = deep_compression.verdict(_fake_result(0.0159, 0.0149, 39.96))  # 40.0 and +0.10 as printed
+    assert "at least" in edge and "within" in edge
+    up = deep_compression.fine_tuning_sentence(_fake_result(0.0154, 0.0149, 40, shared_error=0.0152, val=0.0216))
+    assert "from 2.10 % to 2.16 % (up)" in up and "from 1.52 % to 1.54 % (up)" in up
+    same = deep_compression.fine_tuning_sentence(_fake_result(0.0152, 0.0149, 40, shared_error=0.0152))
+    assert "left the test error unchanged at 1.52 %" in same and "(down)" in same
+    assert "no fine-tuning" in deep_compression.fine_tuning_sentence(_fake_result(0.01, 0.01, 40, lr=None))
+    with pytest.raises(ValueError, match="result"):
+        deep_compression.verdict({})
+
+
+def test_paper_layer_rows_have_a_cell_per_column():
+    g = torch.Generator().manual_seed(0)
+    results = {}
+    for model, names in deep_compression.LAYER_NAMES.items():
+        layers = []
+        for _ in names:
+            labels = torch.randint(0, 8, (40, 30), generator=g) * (torch.rand(40, 30, generator=g) < 0.2)
+            layers.append(coding.deep_compression_bits(torch.arange(8.0), labels, 5))
+        dense = sum(r["dense"] for r in layers)
+        results[model] = {"layers": layers, "compression_pq": dense / sum(r["fixed_total"] for r in layers),
+                          "compression": dense / sum(r["total"] for r in layers)}
+    rows = deep_compression.paper_layer_rows(results)
+    assert len(rows) == sum(len(n) + 2 for n in deep_compression.LAYER_NAMES.values())
+    assert all(len(r) == 9 for r in rows)
+    assert "= 40×)" in rows[4][8] and "= 39×)" in rows[-1][8]  # the totals carry the paper's factors

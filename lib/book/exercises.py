@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import cmath
 import math
+import random
 from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from lib import fourier, integer
+from lib.xnor import pack_bits
+from lib.coding import deep_compression_bits, huffman_code
+from lib.quantization import linear_quantize
+from lib.workbench import measure, models
 
 
 def _report(name: str, failures: list[str]) -> None:
@@ -42,8 +52,6 @@ def check_rotate(rotate: Callable[[complex, float], complex] | None) -> None:
 
 def _compare(name: str, fn, cases, reference, tol: float, show=repr) -> None:
     """Run ``fn(*case)`` for each case and compare with ``reference(*case)`` within ``tol``."""
-    import numpy as np
-
     if fn is None:
         print(f"Not attempted yet: define {name} and run this cell again.")
         return
@@ -63,8 +71,6 @@ def _compare(name: str, fn, cases, reference, tol: float, show=repr) -> None:
 
 
 def _short(x) -> str:
-    import numpy as np
-
     if isinstance(x, np.ndarray):
         return f"<array of {len(x)}>"
     return f"{x:.3g}" if isinstance(x, (float, complex)) else repr(x)
@@ -90,10 +96,6 @@ def check_exp_polar(exp_polar) -> None:
 
 
 def _signals():
-    import numpy as np
-
-    from lib import fourier
-
     t = np.linspace(0, 2, 4001)
     return [(fourier.tone(t, 3.0) + 1, t, 3.0), (fourier.tone(t, 3.0) + 1, t, 2.2),
             (fourier.chord(t, [2.0, 3.0], [1.0, 0.5], [0.3, -1.0]), t, 2.0), (np.exp(-t), t, 0.7)]
@@ -101,17 +103,11 @@ def _signals():
 
 def check_center_of_mass(center_of_mass) -> None:
     """``center_of_mass(signal, t, f)``: the average position of the wound samples."""
-    from lib import fourier
-
     _compare("center_of_mass", center_of_mass, _signals(), fourier.center_of_mass, 2e-3, _short)
 
 
 def check_phase(phase) -> None:
     """``phase(signal, t, f)`` = the angle (radians) of the centre of mass at winding frequency f."""
-    import numpy as np
-
-    from lib import fourier
-
     t = np.linspace(0, 2, 4001)
     cases = [(fourier.tone(t, 2.0, 1.0, p), t, 2.0) for p in (0.0, 0.6, -1.2, 2.5)]
     _compare("phase", phase, cases, lambda g, t_, f: np.angle(fourier.center_of_mass(g, t_, f)), 1e-3, _short)
@@ -119,8 +115,6 @@ def check_phase(phase) -> None:
 
 def check_dft(dft) -> None:
     """``dft(x)`` = the discrete Fourier transform of the list or array ``x``."""
-    import numpy as np
-
     rng = np.random.default_rng(0)
     cases = [(np.array([1.0, 0, 0, 0]),), (np.array([0.0, 1, 0, 0]),), (rng.normal(size=7),), (rng.normal(size=16),)]
     _compare("dft", dft, cases, np.fft.fft, 1e-9, _short)
@@ -128,8 +122,6 @@ def check_dft(dft) -> None:
 
 def check_dense_kilobytes(dense_kilobytes) -> None:
     """``dense_kilobytes(net)`` = kilobytes (1 kB = 1000 bytes) to store every parameter as float32."""
-    from lib.workbench import measure, models
-
     nets = [(models.lenet_300_100(),), (models.lenet5(),), (models.vgg_small(),), (models.mlp([64, 10]),)]
     _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
              lambda n: type(n).__name__)
@@ -137,10 +129,6 @@ def check_dense_kilobytes(dense_kilobytes) -> None:
 
 def check_csr_bits(csr_bits) -> None:
     """``csr_bits(w)`` = bits to store a 2-D tensor in CSR with 32-bit values and 32-bit indices."""
-    import torch
-
-    from lib.workbench import measure
-
     g = torch.Generator().manual_seed(0)
     cases = []
     for rows, cols, keep in [(3, 4, 0.5), (30, 20, 0.1), (1, 10, 1.0), (5, 5, 0.0), (100, 784, 0.08)]:
@@ -153,8 +141,6 @@ def check_csr_bits(csr_bits) -> None:
 
 def check_kernel_norms(kernel_norms) -> None:
     """``kernel_norms(w)``: the L2 norm of every k x k kernel of a conv weight (out, in, k, k), shape (out, in)."""
-    import torch
-
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randn(o, i, k, k, generator=g),) for o, i, k in [(2, 3, 3), (8, 1, 5), (4, 4, 1)]]
     _compare("kernel_norms", kernel_norms, cases, lambda w: w.pow(2).sum(dim=(2, 3)).sqrt().numpy(), 1e-5,
@@ -163,8 +149,6 @@ def check_kernel_norms(kernel_norms) -> None:
 
 def check_apoz(apoz) -> None:
     """``apoz(a)``: per channel, the fraction of exact zeros in activations ``a`` of shape (n, c, h, w)."""
-    import torch
-
     g = torch.Generator().manual_seed(0)
     cases = [(torch.relu(torch.randn(n, c, h, h, generator=g) + b),) for n, c, h, b in
              [(4, 3, 5, 0.0), (2, 8, 3, -1.0), (10, 1, 2, 0.5)]]
@@ -180,10 +164,6 @@ def check_conv_macs(conv_macs) -> None:
 
 def check_quantize(quantize) -> None:
     """``quantize(x, scale, zero_point, qmin, qmax)``: integer codes clamp(round(x / scale) + zero_point)."""
-    import torch
-
-    from lib.quantization import linear_quantize
-
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randn(20, generator=g), 0.05, 128, 0, 255), (torch.randn(7, generator=g) * 3, 0.1, 0, -128, 127),
              (torch.tensor([-1.0, 0.0, 0.24, 0.26, 2.0]), 0.5, 2, 0, 3)]
@@ -195,10 +175,6 @@ def check_fixed_bits(fixed_bits) -> None:
     """``fixed_bits(labels, index_bits, weight_bits)``: the bits of a pruned, weight-shared layer in Deep
     Compression's format without Huffman coding: an ``index_bits`` gap and a ``weight_bits`` code per entry
     (padding entries included) plus 32 bits per centroid in use (the zero, label 0, is not stored)."""
-    import torch
-
-    from lib.coding import deep_compression_bits
-
     def reference(labels, index_bits, weight_bits):
         codebook = torch.arange(2**weight_bits, dtype=torch.float32)  # codebook[0] = 0: the pruned weights
         return deep_compression_bits(codebook, labels, index_bits, weight_bits, huffman=False)["fixed_total"]
@@ -218,10 +194,6 @@ def check_huffman_lengths(huffman_lengths) -> None:
     to a prefix code (Kraft's inequality, every length at least 1) and that their total cost
     :math:`\\sum_s c_s \\ell_s` equals Huffman's.
     """
-    import random
-
-    from lib.coding import huffman_code
-
     if huffman_lengths is None:
         print("Not attempted yet: define huffman_lengths and run this cell again.")
         return
@@ -254,17 +226,13 @@ def check_huffman_lengths(huffman_lengths) -> None:
 
 def check_quantize_multiplier(quantize_multiplier) -> None:
     """``quantize_multiplier(M)`` for 0 < M < 1: integers ``(m0, n)``, 2**30 <= m0 < 2**31, M ~ m0 * 2**(-31 - n)."""
-    from lib.integer import quantize_multiplier as reference
-
     cases = [(0.75,), (0.0123,), (0.3,), (1e-5,), (0.5,), (0.00048828125,), (1 - 2.0 ** -40,)]
-    _compare("quantize_multiplier", quantize_multiplier, cases, reference, 0)
+    _compare("quantize_multiplier", quantize_multiplier, cases, integer.quantize_multiplier, 0)
 
 
 def check_ste(ste_grad) -> None:
     """``ste_grad(x, grad, scale, zero_point, qmin, qmax)``: the straight-through gradient of fake quantisation,
     ``grad`` where ``round(x / scale) + zero_point`` lies in ``[qmin, qmax]`` and 0 where it was clipped."""
-    import torch
-
     def reference(x, grad, scale, zero_point, qmin, qmax):
         x = x.clone().requires_grad_()
         torch.fake_quantize_per_tensor_affine(x, scale, zero_point, qmin, qmax).backward(grad)
@@ -280,11 +248,7 @@ def check_ste(ste_grad) -> None:
 
 def check_xnor_dot(xnor_dot) -> None:
     """``xnor_dot(a_bits, b_bits, n)``: the dot product of two ±1 vectors of length ``n`` from their bits,
-    packed by ``lib.binary.pack_bits`` into 1-D uint64 arrays (bit 1 for +1, padding bits 0)."""
-    import numpy as np
-
-    from lib.binary import pack_bits
-
+    packed by ``lib.xnor.pack_bits`` into 1-D uint64 arrays (bit 1 for +1, padding bits 0)."""
     rng = np.random.default_rng(0)
     vectors = [rng.choice([-1, 1], size=(2, n)) for n in (3, 64, 65, 200, 1000)]
     vectors.append(np.ones((2, 100), dtype=int))
@@ -301,8 +265,6 @@ def check_xnor_dot(xnor_dot) -> None:
 def check_lloyd_step(lloyd_step) -> None:
     """``lloyd_step(w, centroids)``: one Lloyd iteration on the 1-D tensor ``w``: assign every weight to
     its nearest centroid, then return the new centroids (each cluster's mean; an empty one stays put)."""
-    import torch
-
     def reference(w, c):
         labels = (w[:, None] - c[None, :]).abs().argmin(dim=1)
         return torch.stack([w[labels == j].mean() if bool((labels == j).any()) else c[j]
