@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import copy
 import math
+from numbers import Integral
 from collections.abc import Mapping
 
 import torch

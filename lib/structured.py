@@ -35,6 +35,7 @@ References
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import torch
 from torch import nn

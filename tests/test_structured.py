@@ -1,4 +1,5 @@
-"""lib.structured: group pruning against torch.nn.utils.prune, channel criteria, and masked == removed."""
+"""lib.structured (group pruning against torch.nn.utils.prune, penalties), lib.channels (criteria, masked ==
+removed) and lib.experiments.slimming on digits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from lib.workbench import models
-from lib import structured
+from lib import channels, structured
+from lib.experiments import slimming
+from lib.workbench import data, models, train
 from lib.workbench.measure import count_params
 
 torch.set_num_threads(1)
@@ -155,18 +157,18 @@ def test_criteria_definitions():
     net = randomise_batchnorm(models.vgg_small(channels=(4, 6, 8), seed=2))
     X, y = torch.randn(37, 1, 28, 28), torch.randint(0, 10, (37,))
     w = net[4].weight.detach()
-    assert torch.allclose(structured.channel_scores(net, "4", "l1"), w.abs().sum((1, 2, 3)))
-    assert torch.allclose(structured.channel_scores(net, "4", "l2"), w.flatten(1).norm(dim=1))
-    assert torch.equal(structured.channel_scores(net, "4", "bn_gamma"), net[5].weight.detach().abs())
+    assert torch.allclose(channels.channel_scores(net, "4", "l1"), w.abs().sum((1, 2, 3)))
+    assert torch.allclose(channels.channel_scores(net, "4", "l2"), w.flatten(1).norm(dim=1))
+    assert torch.equal(channels.channel_scores(net, "4", "bn_gamma"), net[5].weight.detach().abs())
     flat = w.flatten(1)
     fpgm = torch.stack([(flat - f).norm(dim=1).sum() for f in flat])
-    assert torch.allclose(structured.channel_scores(net, "4", "fpgm"), fpgm, atol=1e-4)
+    assert torch.allclose(channels.channel_scores(net, "4", "fpgm"), fpgm, atol=1e-4)
 
     net.eval()
     with torch.no_grad():  # APoZ by hand: the fraction of zeros after the ReLU
         relu_out = net[:7](X)
     expected = 1 - (relu_out == 0).float().mean(dim=(0, 2, 3))
-    assert torch.allclose(structured.channel_scores(net, "4", "apoz", X, batch_size=10), expected, atol=1e-6)
+    assert torch.allclose(channels.channel_scores(net, "4", "apoz", X, batch_size=10), expected, atol=1e-6)
 
     # Taylor by hand, one example at a time: |sum over positions of dL/da * a|, averaged
     per_example = []
@@ -175,7 +177,7 @@ def test_criteria_definitions():
         loss = nn.functional.cross_entropy(net[6:](a), y[i:i + 1])
         (g,) = torch.autograd.grad(loss, a)
         per_example.append((g * a).sum((2, 3)).abs()[0])
-    taylor = structured.channel_scores(net, "4", "taylor", X, y, batch_size=16)
+    taylor = channels.channel_scores(net, "4", "taylor", X, y, batch_size=16)
     assert torch.allclose(taylor, torch.stack(per_example).mean(0), rtol=1e-4, atol=1e-7)
 
 
@@ -188,7 +190,7 @@ def test_taylor_equals_gate_decorator_when_beta_is_zero():
     loss = nn.functional.cross_entropy(net(X), y)
     (g,) = torch.autograd.grad(loss, net[5].weight)
     expected = (net[5].weight * g).abs().detach()
-    assert torch.allclose(structured.channel_scores(net, "4", "taylor", X, y), expected, rtol=1e-4, atol=1e-8)
+    assert torch.allclose(channels.channel_scores(net, "4", "taylor", X, y), expected, rtol=1e-4, atol=1e-8)
 
 
 def test_criteria_leave_the_net_as_they_found_it():
@@ -198,8 +200,8 @@ def test_criteria_leave_the_net_as_they_found_it():
     state = copy.deepcopy(net.state_dict())
     flags = [m.training for m in net.modules()]
     X, y = torch.randn(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    for c in structured.CRITERIA:
-        s = structured.channel_scores(net, "4", c, X, y)
+    for c in channels.CRITERIA:
+        s = channels.channel_scores(net, "4", c, X, y)
         assert s.shape == (6,) and not s.requires_grad
     assert [m.training for m in net.modules()] == flags
     assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())  # running stats untouched too
@@ -210,50 +212,50 @@ def test_criteria_leave_the_net_as_they_found_it():
 def test_scores_are_deterministic_and_seeded():
     net = models.vgg_small(channels=(4, 6, 8))
     X, y = torch.randn(20, 1, 28, 28), torch.randint(0, 10, (20,))
-    for c in structured.CRITERIA:
-        assert torch.equal(structured.channel_scores(net, "8", c, X, y, seed=5),
-                           structured.channel_scores(net, "8", c, X, y, seed=5))
-    r0 = structured.channel_scores(net, "8", "random", seed=0)
-    assert torch.equal(r0, structured.channel_scores(models.vgg_small(channels=(4, 6, 8)), "8", "random", seed=0))
-    assert not torch.equal(r0, structured.channel_scores(net, "8", "random", seed=1))
+    for c in channels.CRITERIA:
+        assert torch.equal(channels.channel_scores(net, "8", c, X, y, seed=5),
+                           channels.channel_scores(net, "8", c, X, y, seed=5))
+    r0 = channels.channel_scores(net, "8", "random", seed=0)
+    assert torch.equal(r0, channels.channel_scores(models.vgg_small(channels=(4, 6, 8)), "8", "random", seed=0))
+    assert not torch.equal(r0, channels.channel_scores(net, "8", "random", seed=1))
 
 
 def test_criteria_bad_arguments():
     net = models.vgg_small(channels=(4, 6))
     X = torch.randn(5, 1, 28, 28)
     with pytest.raises(ValueError, match="criterion"):
-        structured.channel_scores(net, "0", "l3")
+        channels.channel_scores(net, "0", "l3")
     with pytest.raises(ValueError, match="layer must name"):
-        structured.channel_scores(net, "1", "l1")  # a BatchNorm, not a Conv2d/Linear
+        channels.channel_scores(net, "1", "l1")  # a BatchNorm, not a Conv2d/Linear
     with pytest.raises(ValueError, match="layer must name"):
-        structured.channel_scores(net, "features.0", "l1")
+        channels.channel_scores(net, "features.0", "l1")
     with pytest.raises(ValueError, match="X must"):
-        structured.channel_scores(net, "0", "apoz")
+        channels.channel_scores(net, "0", "apoz")
     with pytest.raises(ValueError, match="y must"):
-        structured.channel_scores(net, "0", "taylor", X)
+        channels.channel_scores(net, "0", "taylor", X)
     with pytest.raises(ValueError, match="batch_size"):
-        structured.channel_scores(net, "0", "apoz", X, batch_size=0)
+        channels.channel_scores(net, "0", "apoz", X, batch_size=0)
     lenet = models.lenet5()
     with pytest.raises(ValueError, match="bn_gamma"):
-        structured.channel_scores(lenet, "0", "bn_gamma")
+        channels.channel_scores(lenet, "0", "bn_gamma")
     with pytest.raises(ValueError, match="apoz"):
-        structured.channel_scores(lenet, "0", "apoz", X)  # LeNet-5's convolutions have no ReLU
+        channels.channel_scores(lenet, "0", "apoz", X)  # LeNet-5's convolutions have no ReLU
 
 
 # --------------------------------------------------------------------------- plans
 def test_channel_plan_layer_and_global():
     net = models.vgg_small(channels=(4, 10))
     scores = {"0": torch.tensor([0.5, 0.12, 0.9, 0.33]), "4": torch.arange(10.0) / 20}
-    plan = structured.channel_plan(net, scores, 0.5, "layer")
+    plan = channels.channel_plan(net, scores, 0.5, "layer")
     assert plan["0"].tolist() == [0, 2] and plan["4"].tolist() == [5, 6, 7, 8, 9]
     assert plan["0"].dtype == torch.long
-    plan = structured.channel_plan(net, scores, 0.5, "global")  # the 7 lowest of all 14: 0 ... 0.25
+    plan = channels.channel_plan(net, scores, 0.5, "global")  # the 7 lowest of all 14: 0 ... 0.25
     assert plan["0"].tolist() == [0, 2, 3] and plan["4"].tolist() == [6, 7, 8, 9]
     # every layer keeps at least one channel
-    plan = structured.channel_plan(net, {"0": torch.zeros(4), "4": torch.ones(10)}, 0.9, "global")
+    plan = channels.channel_plan(net, {"0": torch.zeros(4), "4": torch.ones(10)}, 0.9, "global")
     assert len(plan["0"]) == 1 and len(plan["4"]) == 1
-    assert len(structured.channel_plan(net, scores, 0.99, "layer")["0"]) == 1
-    assert structured.channel_plan(net, scores, 0.0)["4"].tolist() == list(range(10))
+    assert len(channels.channel_plan(net, scores, 0.99, "layer")["0"]) == 1
+    assert channels.channel_plan(net, scores, 0.0)["4"].tolist() == list(range(10))
 
 
 def test_channel_plan_bad_arguments():
@@ -261,13 +263,13 @@ def test_channel_plan_bad_arguments():
     scores = {"0": torch.rand(4)}
     for bad in (1.0, -0.1, "half"):
         with pytest.raises(ValueError, match="amount"):
-            structured.channel_plan(net, scores, bad)
+            channels.channel_plan(net, scores, bad)
     with pytest.raises(ValueError, match="scope"):
-        structured.channel_plan(net, scores, 0.5, "model")
+        channels.channel_plan(net, scores, 0.5, "model")
     with pytest.raises(ValueError, match="layer must name"):
-        structured.channel_plan(net, {"7": torch.rand(4)}, 0.5)
+        channels.channel_plan(net, {"7": torch.rand(4)}, 0.5)
     with pytest.raises(ValueError, match=r"scores\['0'\] must have one score per output channel \(4\)"):
-        structured.channel_plan(net, {"0": torch.rand(5)}, 0.5)
+        channels.channel_plan(net, {"0": torch.rand(5)}, 0.5)
 
 
 # --------------------------------------------------------------------------- masked == removed
@@ -276,8 +278,8 @@ def test_removed_equals_masked_for_random_plans(seed):
     for name, net, shape, planned in nets():
         x = torch.randn(6, *shape)
         plan = random_plan(net, planned, seed)
-        masked = structured.mask_channels(copy.deepcopy(net), plan)
-        small = structured.remove_channels(net, plan, shape)
+        masked = channels.mask_channels(copy.deepcopy(net), plan)
+        small = channels.remove_channels(net, plan, shape)
         assert torch.allclose(small(x), masked(x), atol=1e-5), name
         modules = dict(small.named_modules())
         for layer, keep in plan.items():
@@ -289,12 +291,12 @@ def test_removed_equals_masked_for_random_plans(seed):
 def test_param_count_drops_exactly():
     net = models.vgg_small(channels=(8, 16, 32))
     plan = {"0": torch.arange(5), "4": torch.arange(10), "8": torch.arange(20)}
-    small = structured.remove_channels(net, plan, SHAPE)
+    small = channels.remove_channels(net, plan, SHAPE)
     assert count_params(small) == count_params(models.vgg_small(channels=(5, 10, 20)))
     assert [m.num_features for m in small if isinstance(m, nn.BatchNorm2d)] == [5, 10, 20]
-    lenet = structured.remove_channels(models.lenet5(), {"2": torch.arange(0, 50, 2), "5": torch.arange(100)}, SHAPE)
+    lenet = channels.remove_channels(models.lenet5(), {"2": torch.arange(0, 50, 2), "5": torch.arange(100)}, SHAPE)
     assert lenet[5].weight.shape == (100, 25 * 16) and lenet[7].weight.shape == (10, 100)
-    assert [t.shape for t in structured.remove_channels(models.mlp([64, 40, 10]), {"0": torch.arange(7)},
+    assert [t.shape for t in channels.remove_channels(models.mlp([64, 40, 10]), {"0": torch.arange(7)},
                                                         (64,)).parameters()] == [(7, 64), (7,), (10, 7), (10,)]
 
 
@@ -302,16 +304,16 @@ def test_removed_equals_masked_for_every_criterion():
     X, y = torch.randn(24, 1, 28, 28), torch.randint(0, 10, (24,))
     for name, net, shape, planned in nets():
         x = X if len(shape) == 3 else torch.randn(24, *shape)
-        for criterion in structured.CRITERIA:
+        for criterion in channels.CRITERIA:
             try:
-                scores = {n: structured.channel_scores(net, n, criterion, x, y) for n in planned}
+                scores = {n: channels.channel_scores(net, n, criterion, x, y) for n in planned}
             except ValueError as err:  # LeNet-5 has no BatchNorm, and no ReLU after its convolutions
                 assert name in ("lenet5", "mlp") and criterion in ("bn_gamma", "apoz"), err
                 continue
             for scope in ("layer", "global"):
-                plan = structured.channel_plan(net, scores, 0.5, scope)
-                masked = structured.mask_channels(copy.deepcopy(net), plan)
-                small = structured.remove_channels(net, plan, shape)
+                plan = channels.channel_plan(net, scores, 0.5, scope)
+                masked = channels.mask_channels(copy.deepcopy(net), plan)
+                small = channels.remove_channels(net, plan, shape)
                 assert torch.allclose(small(x), masked(x), atol=1e-5), (name, criterion, scope)
 
 
@@ -320,7 +322,7 @@ def test_removing_nothing_changes_nothing_and_original_is_untouched():
         x = torch.randn(4, *shape)
         state = copy.deepcopy(net.state_dict())
         plan = {n: torch.arange(net.get_submodule(n).weight.shape[0]) for n in planned}
-        small = structured.remove_channels(net, plan, shape)
+        small = channels.remove_channels(net, plan, shape)
         assert torch.equal(small(x), net(x)), name
         assert small is not net and all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
 
@@ -330,7 +332,7 @@ def test_full_masks_change_nothing_forward_or_backward():
         x = torch.randn(4, *shape)
         ref = copy.deepcopy(net)
         plan = {n: torch.arange(net.get_submodule(n).weight.shape[0]) for n in planned}
-        structured.mask_channels(net, plan)
+        channels.mask_channels(net, plan)
         out, out_ref = net(x), ref(x)
         assert torch.equal(out, out_ref), name
         out.sum().backward()
@@ -343,13 +345,13 @@ def test_remove_channels_reads_pruned_weights_and_masked_channels_output_zero():
     net = randomise_batchnorm(models.vgg_small(channels=(8, 16), seed=4)).eval()
     structured.group_magnitude_prune(net[0], amount=0.5, granularity="weight")  # an earlier unstructured prune
     plan = {"0": torch.tensor([1, 4, 6]), "4": torch.arange(0, 16, 2)}
-    masked = structured.mask_channels(structured._deepcopy(net), plan)  # a pruned weight is no leaf: copy.deepcopy fails
+    masked = channels.mask_channels(channels._deepcopy(net), plan)  # a pruned weight is no leaf: copy.deepcopy fails
     x = torch.randn(3, 1, 28, 28)
     assert torch.all(masked[:3](x)[:, [0, 2, 3, 5, 7]] == 0)  # a dropped channel is exactly zero after BatchNorm
-    small = structured.remove_channels(net, plan, SHAPE)
+    small = channels.remove_channels(net, plan, SHAPE)
     assert not any("mask" in k for k in small.state_dict())
     assert torch.allclose(small(x), masked(x), atol=1e-5)
-    again = structured.remove_channels(masked, plan, SHAPE)  # from the masked net too
+    again = channels.remove_channels(masked, plan, SHAPE)  # from the masked net too
     assert torch.allclose(again(x), masked(x), atol=1e-5)
     # fine-tuning the masked net keeps dropped channels at zero
     masked.train()
@@ -363,26 +365,26 @@ def test_remove_channels_reads_pruned_weights_and_masked_channels_output_zero():
 def test_remove_and_mask_bad_arguments():
     net = models.vgg_small(channels=(4, 6))
     with pytest.raises(ValueError, match="final classifier"):
-        structured.remove_channels(net, {"10": torch.arange(5)}, SHAPE)
+        channels.remove_channels(net, {"10": torch.arange(5)}, SHAPE)
     with pytest.raises(ValueError, match="final classifier"):
-        structured.mask_channels(net, {"10": torch.arange(5)})
+        channels.mask_channels(net, {"10": torch.arange(5)})
     with pytest.raises(ValueError, match="layer must name"):
-        structured.remove_channels(net, {"3": torch.arange(2)}, SHAPE)
+        channels.remove_channels(net, {"3": torch.arange(2)}, SHAPE)
     for bad in (torch.tensor([2, 1]), torch.tensor([0, 0]), torch.tensor([4]), torch.tensor([], dtype=torch.long),
                 torch.tensor([0.0, 1.0])):
         with pytest.raises(ValueError, match=r"plan\['0'\]"):
-            structured.remove_channels(net, {"0": bad}, SHAPE)
+            channels.remove_channels(net, {"0": bad}, SHAPE)
     with pytest.raises(ValueError, match="input_shape"):
-        structured.remove_channels(net, {"0": torch.arange(2)}, (3, 28, 28))
+        channels.remove_channels(net, {"0": torch.arange(2)}, (3, 28, 28))
     with pytest.raises(ValueError, match="input_shape"):
-        structured.remove_channels(net, {"0": torch.arange(2)}, 28)
+        channels.remove_channels(net, {"0": torch.arange(2)}, 28)
     odd = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Tanh(), nn.Flatten(), nn.LazyLinear(3))
     with pytest.raises(ValueError, match="module '1'"):
-        structured.remove_channels(odd, {"0": torch.arange(2)}, SHAPE)
+        channels.remove_channels(odd, {"0": torch.arange(2)}, SHAPE)
     with pytest.raises(ValueError, match="nn.Sequential"):
-        structured.remove_channels(nn.ModuleList([nn.Linear(2, 2)]), {}, (2,))
+        channels.remove_channels(nn.ModuleList([nn.Linear(2, 2)]), {}, (2,))
     with pytest.raises(ValueError, match="plan must"):
-        structured.mask_channels(net, [("0", torch.arange(2))])
+        channels.mask_channels(net, [("0", torch.arange(2))])
 
 
 # --------------------------------------------------------------------------- penalties
@@ -405,8 +407,6 @@ def test_penalties():
 
 
 def test_fit_with_penalty_shrinks_gammas_and_default_is_unchanged():
-    from lib.workbench import data, train
-
     d = data.digits()
     images = data.Split(d.X_train.reshape(-1, 1, 8, 8), d.y_train, d.X_test.reshape(-1, 1, 8, 8), d.y_test, 10)
     cfg = train.TrainConfig(dataset="digits", num_epochs=3, lr=0.05, batch_size=64)
@@ -423,59 +423,60 @@ def test_fit_with_penalty_shrinks_gammas_and_default_is_unchanged():
 
 def test_slimming_pieces_on_digits():
     """Network Slimming in miniature: sparsity-train, prune by a global |gamma| threshold, remove, fine-tune."""
-    from lib.workbench import data, train
-
     d = data.digits()
-    images = data.Split(d.X_train.reshape(-1, 1, 8, 8), d.y_train, d.X_test.reshape(-1, 1, 8, 8), d.y_test, 10)
+    X_test = d.X_test.reshape(-1, 1, 8, 8)
+    # the curve is read on held-out images: here the test part stands in for a validation split
+    images = data.Split(d.X_train.reshape(-1, 1, 8, 8), d.y_train, X_test, d.y_test, 10, X_test, d.y_test)
     net = models.vgg_small(channels=(16, 32), seed=0)
     cfg = train.TrainConfig(dataset="digits", num_epochs=8, lr=0.05, batch_size=32)
     train.fit(net, images, cfg, penalty=lambda n: 3e-2 * structured.slimming_penalty(n))
-    dense_error = structured.test_error(net, images.X_test, images.y_test)
-    gammas = {n: structured.channel_scores(net, n, "bn_gamma") for n in ("0", "4")}
-    plan = structured.channel_plan(net, gammas, 0.2, "global")
+    dense_error = train.error_rate(net, images.X_test, images.y_test)
+    gammas = {n: channels.channel_scores(net, n, "bn_gamma") for n in ("0", "4")}
+    plan = channels.channel_plan(net, gammas, 0.2, "global")
     assert sum(len(k) for k in plan.values()) == 48 - 10
     removed = torch.cat([g[torch.isin(torch.arange(len(g)), plan[n], invert=True)] for n, g in gammas.items()])
     assert removed.max() < 1e-3  # the penalty drove these scales to (nearly) zero...
-    small = structured.remove_channels(net, plan, (1, 8, 8))
-    assert structured.test_error(small, images.X_test, images.y_test) <= dense_error + 0.02  # ...so they cost little
-    assert torch.allclose(small(images.X_test), structured.mask_channels(copy.deepcopy(net), plan)(images.X_test),
+    small = channels.remove_channels(net, plan, (1, 8, 8))
+    assert train.error_rate(small, images.X_test, images.y_test) <= dense_error + 0.02  # ...so they cost little
+    assert torch.allclose(small(images.X_test), channels.mask_channels(copy.deepcopy(net), plan)(images.X_test),
                           atol=1e-5)
-    curve = structured.finetune_curve(small, images, epochs=2, lr=0.01, seed=0, batch_size=32)
-    assert len(curve) == 8 and curve[-1][0] == pytest.approx(2.0)
+    curve = slimming.finetune_curve(small, images, epochs=2, lr=0.01, seed=0, batch_size=32)
+    assert len(curve) == 9 and curve[-1][0] == pytest.approx(2.0)  # 4 an epoch (45 steps: every 11th) and the end
+    assert curve[-1][1] == train.error_rate(small, images.X_val, images.y_val)  # validation, not test
     assert dense_error < 0.05 and curve[-1][1] < dense_error + 0.03
 
 
 def test_network_slimming_validates():
-    for kwargs, word in [({"prune_fraction": 1.0}, "prune_fraction"), ({"lam": -1}, "lam"), ({"epochs": 0}, "epochs"),
-                         ({"finetune_epochs": -1}, "finetune_epochs"), ({"lr": 0}, "lr")]:
+    for kwargs, word in [({"lam": -1}, "lam"), ({"epochs": 0}, "epochs"), ({"finetune_epochs": -1}, "finetune_epochs"),
+                         ({"lr": 0}, "lr"), ({"finetune_lr": 11}, "finetune_lr")]:
         with pytest.raises(ValueError, match=word):
-            structured.network_slimming(**kwargs)
+            slimming.network_slimming(**kwargs)
+    with pytest.raises(TypeError):
+        slimming.network_slimming(prune_fraction=0.5)  # chosen on the validation split, not passed
+    assert list(slimming.FRACTIONS) == sorted(slimming.FRACTIONS)
 
 
-def test_test_error_and_finetune_curve_helpers():
-    from lib.workbench import data, train
-
-    d = data.digits()
+def test_finetune_curve_helper():
+    d = data.digits(val_size=200)
     net = models.mlp([64, 16, 10], seed=0).train()
-    assert structured.test_error(net, d.X_test, d.y_test, batch_size=7) == pytest.approx(
-        1 - train.accuracy(copy.deepcopy(net), d.X_test, d.y_test))
-    assert net.training  # flags restored
-    curve = structured.finetune_curve(net, d, epochs=1, lr=0.05, points_per_epoch=3, batch_size=16)
-    assert [round(f, 2) for f, _ in curve] == [0.33, 0.67, 1.0] and curve[-1][1] < 0.5
+    curve = slimming.finetune_curve(net, d, epochs=1, lr=0.05, points_per_epoch=3, batch_size=16)
+    steps = (len(d.y_train) + 15) // 16
+    every = steps // 3  # a record every `every` steps, and one at the end
+    assert [f for f, _ in curve] == pytest.approx([s / steps for s in range(every, steps, every)] + [1.0])
+    assert curve[-1][1] < 0.5
+    assert slimming.finetune_curve(net, d, epochs=0, lr=0.05) == []
     for kwargs, word in [({"epochs": -1}, "epochs"), ({"lr": 0.0}, "lr"), ({"points_per_epoch": 0}, "points_per_epoch")]:
         with pytest.raises(ValueError, match=word):
-            structured.finetune_curve(net, d, **{"epochs": 1, "lr": 0.1, **kwargs})
-    with pytest.raises(ValueError, match="same"):
-        structured.test_error(net, d.X_test, d.y_train)
-    cfg = structured.slimming_config()
-    assert cfg["lam"] == 1e-2 and cfg["baseline"]["model"] == "vgg_small" and cfg == structured.slimming_config()
+            slimming.finetune_curve(net, d, **{"epochs": 1, "lr": 0.1, **kwargs})
+    cfg = slimming.slimming_config()
+    assert cfg["lam"] == 1e-2 and cfg["baseline"]["model"] == "vgg_small" and cfg == slimming.slimming_config()
 
 
 def test_recalibrate_batchnorm_measures_the_data_statistics():
     torch.manual_seed(0)
     net = models.vgg_small(channels=(4, 6))
     X = torch.randn(64, 1, 28, 28) * 2 + 0.5
-    structured.recalibrate_batchnorm(net, X, batch_size=16)
+    channels.recalibrate_batchnorm(net, X, batch_size=16)
     bn = net[1]
     with torch.no_grad():
         features = net[0](X)
@@ -485,4 +486,4 @@ def test_recalibrate_batchnorm_measures_the_data_statistics():
     assert torch.allclose(bn.running_var, var, rtol=0.1)
     assert not net.training and bn.momentum == 0.1
     with pytest.raises(ValueError, match="batch_size"):
-        structured.recalibrate_batchnorm(net, X, batch_size=0)
+        channels.recalibrate_batchnorm(net, X, batch_size=0)
