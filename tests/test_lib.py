@@ -332,3 +332,20 @@ def test_train_cached_trains_once_and_reloads(tmp_path, monkeypatch):
     net2, hist2 = train.train_cached(cfg)  # loaded, not retrained
     assert hist2 == hist
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))
+
+
+def test_fit_stops_when_training_diverges():
+    """A NaN network is never trained to the end and cached: the loop raises and names the learning rate."""
+    d = data.digits(val_size=100)
+    net = models.mlp([64, 10])
+    with torch.no_grad():
+        net[0].weight.fill_(float("inf"))
+    with pytest.raises(RuntimeError, match="diverged at step 1 .*lr"):
+        train.fit(net, d, train.TrainConfig(dataset="digits", num_epochs=1))
+
+
+def test_baselines_are_one_recipe_per_model():
+    assert train.baseline("lenet5") is train.BASELINES["lenet5"] and train.baseline("lenet5").model == "lenet5"
+    assert train.baseline().model == "lenet_300_100"
+    with pytest.raises(ValueError, match="model"):
+        train.baseline("resnet")
