@@ -23,8 +23,8 @@ from lib.core.checks import check_choice, check_real
 from lib.workbench import train
 
 #: The trained networks of these chapters.
-LENET5 = train.TrainConfig(model="lenet5", num_epochs=15)
-LENET300 = train.TrainConfig(model="lenet_300_100", num_epochs=20)
+LENET5 = train.baseline("lenet5")
+LENET300 = train.baseline("lenet_300_100")
 #: Positions of LeNet-5's conv and linear layers in its Sequential.
 LENET5_LAYERS = {"conv1": "0", "conv2": "2", "fc1": "5", "fc2": "7"}
 #: Training images the activation ranges are calibrated on.

@@ -24,7 +24,7 @@ from lib.curvature import linear_gauss_newton_diagonal
 from lib.workbench import train
 
 #: The network the chapter shares: the book's dense LeNet-300-100 (20 epochs, as in the pruning chapters).
-NET = train.TrainConfig(model="lenet_300_100", num_epochs=20)
+NET = train.baseline("lenet_300_100")
 #: Positions of the three nn.Linear layers in the Sequential.
 LAYERS = {"fc1": 0, "fc2": 2, "fc3": 4}
 
