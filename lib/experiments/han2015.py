@@ -34,7 +34,7 @@ from lib import pruning
 from lib.core import cache
 from lib.core.checks import check_choice, check_int, check_real
 from lib.workbench.data import Split
-from lib.workbench.train import TrainConfig, build, error_rate, fit, load_data, train_cached
+from lib.workbench.train import TrainConfig, baseline, build, error_rate, fit, load_data, train_cached
 
 __all__ = ["HAN_2015", "PRUNABLE", "HAN_SETTINGS", "CANDIDATES", "TOLERANCE", "dense_config",
            "iterative_magnitude_prune", "choose_amount", "reproduce_han2015", "han2015_net"]
@@ -78,9 +78,7 @@ def dense_config(model: str = "lenet_300_100") -> TrainConfig:
     (15, 0.01)
     """
     check_choice("model", model, sorted(PRUNABLE))
-    if model == "lenet_300_100":
-        return TrainConfig(model=model, num_epochs=20)
-    return TrainConfig(model=model, num_epochs=15, lr=0.01)
+    return baseline(model)  # the workbench's one recipe per model, shared by every chapter
 
 
 def _kept_count(module: nn.Module) -> int:
