@@ -89,13 +89,19 @@ def test_an_all_zero_layer_stores_no_entries_and_reads_back_as_zeros():
         assert torch.equal(got_codebook[got_labels], torch.zeros(3, 4))
 
 
-def test_a_shared_module_round_trips_through_shared_layers():
+def _shared_net() -> nn.Sequential:
+    """A small MLP whose two layers are pruned (|w| <= 0.1) and shared by k-means (7 centroids and the zero)."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
     for m in (net[0], net[2]):
         with torch.no_grad():
             m.weight.mul_(m.weight.abs() > 0.1)
         share_weights(m, 7, mask=m.weight.detach() != 0)
+    return net
+
+
+def test_a_shared_module_round_trips_through_shared_layers():
+    net = _shared_net()
     layers = pipeline.shared_layers(net)
     assert list(layers) == ["0", "2"]
     for name, (codebook, labels) in layers.items():
@@ -106,12 +112,7 @@ def test_a_shared_module_round_trips_through_shared_layers():
 
 
 def test_a_network_written_and_read_back_computes_the_same():
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
-    for m in (net[0], net[2]):
-        with torch.no_grad():
-            m.weight.mul_(m.weight.abs() > 0.1)
-        share_weights(m, 7, mask=m.weight.detach() != 0)
+    net = _shared_net()
     blobs = pipeline.encode_net(net)
     assert list(blobs) == ["0", "2"] and all(isinstance(b, bytes) for b in blobs.values())
     fresh = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 3))
