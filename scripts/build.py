@@ -46,6 +46,9 @@ BUILD = ROOT / "_build"
 STAMP = BUILD / ".inputs-hash"
 EXEC_CACHE = BUILD / ".jupyter_cache"
 TIMES = BUILD / "notebook-times.json"
+#: Each notebook's execution time in a first build with an empty user cache (committed; measured by
+#: ``.ci/run``): the order of a first build, when this machine has no times of its own yet.
+COLD_TIMES = ROOT / "scripts" / "notebook-cold-seconds.json"
 #: The execution time limit of one notebook, as ``_config.yml`` sets it for Jupyter Book.
 TIMEOUT = 1800
 
@@ -101,7 +104,9 @@ def execute_missing(n_jobs: int | None = None) -> dict[str, float]:
     if not missing:
         return {}
     previous = json.loads(TIMES.read_text()) if TIMES.exists() else {}
-    missing.sort(key=lambda p: -previous.get(p.stem, 0.0))  # longest first: the last to finish is short
+    cold = json.loads(COLD_TIMES.read_text()) if COLD_TIMES.exists() else {}
+    # Longest first, so the last to finish is short: this machine's own times, else a first build's.
+    missing.sort(key=lambda p: -previous.get(p.stem, cold.get(p.stem, 0.0)))
     n_jobs = n_jobs or jobs()
     print(f"book: executing {len(missing)} notebook(s), {min(n_jobs, len(missing))} at a time", flush=True)
     times, failures = {}, []
