@@ -170,3 +170,20 @@ def test_lib_files_follow_imports_transitively():
     names = {p.relative_to(cache.LIB).as_posix() for p in cache.lib_files("lib.scenes.part1")}
     assert {"scenes/part1.py", "groups.py", "fourier.py", "core/theme.py"} <= names  # SquareMoves draws lib.groups
     assert "workbench/train.py" not in names and "widgets/sweep.py" not in names
+
+
+def test_each_computation_logs_its_own_seconds(tmp_path, monkeypatch):
+    """``timings.jsonl`` gets one line per real computation (none for a read), and a computation that
+    calls another cached one is charged only its own time."""
+    import json
+    import time
+
+    monkeypatch.setenv("FC_CACHE", str(tmp_path))
+    inner = cache.memo(lambda n: (time.sleep(0.2), n)[1], name="test-inner")
+    outer = cache.memo(lambda n: (time.sleep(0.1), inner(n=n))[1], name="test-outer")
+    assert outer(n=1) == outer(n=1) == 1
+    lines = [json.loads(s) for s in (tmp_path / "timings.jsonl").read_text().splitlines()]
+    by_name = {Path(d["path"]).parent.name: d for d in lines}
+    assert len(lines) == 2 and set(by_name) == {"test-inner", "test-outer"}
+    assert by_name["test-outer"]["seconds"] >= 0.3 - 0.01
+    assert 0.1 - 0.01 <= by_name["test-outer"]["own"] < by_name["test-outer"]["seconds"] - 0.15

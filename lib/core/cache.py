@@ -34,6 +34,7 @@ import inspect
 import json
 import math
 import os
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -232,7 +233,11 @@ def _own_source(fn) -> str:
 
 def key(fn: Callable, kwargs: dict | None = None, extra: Any = None) -> str:
     """The cache key of ``fn(**kwargs)``: its own source, the ``lib`` source it reaches, ``extra`` and ``kwargs``."""
-    return config_key({"source": _own_source(fn), "lib": source_key(fn), "extra": extra, "kwargs": kwargs or {}})
+    return _keyed({"source": _own_source(fn), "lib": source_key(fn), "extra": extra}, kwargs)
+
+
+def _keyed(base: dict, kwargs: dict | None) -> str:
+    return config_key({**base, "kwargs": kwargs or {}})
 
 
 # --------------------------------------------------------------------------- storing and locking
@@ -253,19 +258,43 @@ class _Locked:
         self.fh.close()
 
 
+#: Seconds spent in the computations now running in this process, innermost last (see :func:`_log_time`).
+_running: list[float] = []
+
+
+def _log_time(path: Path, seconds: float, own: float) -> None:
+    """Append what one computation cost to ``timings.jsonl`` in the cache: its file, its wall
+    seconds, and its ``own`` seconds (less the cached computations it called). A first build's
+    log says where its minutes go (``scripts/build_costs.py`` sums it)."""
+    line = {"path": str(path.relative_to(cache_dir())), "seconds": round(seconds, 2), "own": round(own, 2),
+            "pid": os.getpid()}
+    with open(cache_dir() / "timings.jsonl", "a") as fh:
+        fh.write(json.dumps(line) + "\n")
+
+
 def get_or_compute(path: Path, compute: Callable[[Path], None]) -> Path:
     """Return ``path``, calling ``compute(tmp)`` first to write it if it does not exist.
 
     ``compute`` writes a temporary file that replaces ``path`` atomically; a
     second process asking for the same ``path`` meanwhile waits for the first.
+    What each computation cost is logged (:func:`_log_time`).
     """
     if path.exists():
         return path
     with _Locked(path):
         if not path.exists():
             tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            compute(tmp)
+            start = time.perf_counter()
+            _running.append(0.0)
+            try:
+                compute(tmp)
+            finally:
+                inner = _running.pop()
+                seconds = time.perf_counter() - start
+                if _running:
+                    _running[-1] += seconds
             tmp.replace(path)
+            _log_time(path, seconds, seconds - inner)
     return path
 
 
@@ -302,11 +331,13 @@ def memo(fn: Callable | None = None, *, name: str | None = None, extra: Any = No
             return json.loads(path.read_text())
         return torch.load(path, weights_only=True)
 
+    def cache_path(**kwargs) -> Path:
+        return cache_dir("memo", label) / f"{_keyed(base, kwargs)}{suffix}"
+
     @functools.wraps(fn)
     def wrapper(**kwargs):
-        path = cache_dir("memo", label) / f"{config_key({**base, 'kwargs': kwargs})}{suffix}"
-        get_or_compute(path, lambda tmp: write(fn(**kwargs), tmp))
+        path = get_or_compute(cache_path(**kwargs), lambda tmp: write(fn(**kwargs), tmp))
         return read(path)
 
-    wrapper.cache_path = lambda **kwargs: cache_dir("memo", label) / f"{config_key({**base, 'kwargs': kwargs})}{suffix}"
+    wrapper.cache_path = cache_path
     return wrapper
