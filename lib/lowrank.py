@@ -32,13 +32,20 @@ References
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
+from scipy.optimize import brentq, minimize_scalar
 from torch import nn
 
-from lib.core.checks import check_int
-from lib.tensors import as_tensor
+from lib.core.checks import check_int, check_real
+from lib.tensors import as_tensor, tucker_hooi, unfold
+from lib.tensors import fold, khatri_rao, mode_dot, tucker_hosvd, tucker_to_tensor  # noqa: F401 (re-exported)
 
-__all__ = ["truncated_svd", "svd_linear", "svd_params", "svd_ratio", "count_params"]
+__all__ = ["truncated_svd", "svd_linear", "svd_params", "svd_ratio", "energy_rank", "vbmf_rank", "tucker2_ranks",
+           "tucker_conv2d", "count_params",
+           "tucker_hosvd", "tucker_hooi", "tucker_to_tensor"]
 
 
 # --------------------------------------------------------------------------- 1. SVD
@@ -135,6 +142,197 @@ def svd_ratio(m: int, n: int, rank: int) -> float:
     10.85
     """
     return m * n / svd_params(m, n, rank)
+
+
+# --------------------------------------------------------------------------- 2. rank selection
+def energy_rank(s, energy: float) -> int:
+    r"""The smallest rank :math:`r` whose singular values keep a fraction ``energy`` of the squared total:
+    :math:`\sum_{i \le r} \sigma_i^2 \ge \text{energy} \cdot \sum_i \sigma_i^2`.
+
+    ``s`` is a 1-D tensor of singular values (any order); ``energy`` in ``(0, 1]``.
+
+    >>> energy_rank(torch.tensor([3., 2., 1.]), 0.9)  # 9 + 4 = 13 of 14 is 93 %
+    2
+    """
+    s = as_tensor("s", s, ndim=1)
+    energy = check_real("energy", energy, 0, 1, lo_open=True)
+    kept = torch.sort(s.double().square(), descending=True).values.cumsum(0)
+    return min(int((kept < energy * kept[-1] * (1 - 1e-12)).sum()) + 1, len(s))
+
+
+def _evb_gain(tau: np.ndarray, alpha: float) -> np.ndarray:
+    """How much keeping a component lowers the free energy (in units of the noise), as a function of tau."""
+    return tau - np.log1p(tau) - alpha * np.log1p(tau / alpha)
+
+
+def vbmf_rank(M, return_sigma2: bool = False):
+    r"""The rank empirical variational Bayesian matrix factorisation (EVBMF) keeps, by its analytic solution.
+
+    Model: :math:`M = AB^\top + E` with Gaussian priors on the columns of :math:`A, B` (their variances
+    estimated from the data: "empirical") and noise :math:`E` of variance :math:`\sigma^2` (also
+    estimated). Nakajima et al. (2013) solved it in closed form: with :math:`L \le M'` the sides of the
+    matrix, :math:`\alpha = L / M'` and singular values :math:`\gamma_h`, component :math:`h` survives
+    iff :math:`\gamma_h > \sigma \sqrt{M' \bar{x}}`, where :math:`\bar{x} = (1 + \bar{\tau})(1 +
+    \alpha / \bar{\tau})` and :math:`\bar\tau` solves :math:`\tau = \log(1 + \tau) + \alpha \log(1 +
+    \tau / \alpha)` (about :math:`2.5129 \sqrt{\alpha}`, here solved exactly). The noise variance
+    :math:`\sigma^2` minimises the free energy, which with :math:`x_h = \gamma_h^2 / (M' \sigma^2)` is
+
+    .. math:: \sum_h (x_h - \log x_h) - \sum_{h: x_h > \bar x} \bigl(\tau_h - \log(1 + \tau_h)
+              - \alpha \log(1 + \tau_h / \alpha)\bigr),
+
+    :math:`\tau_h` the root of :math:`x_h = (1 + \tau)(1 + \alpha / \tau)` above :math:`\sqrt\alpha`:
+    every component costs :math:`x - \log x` as noise, and a component kept gains the bracket back.
+    It is minimised over :math:`\sigma^2` between bounds from the same paper (at most
+    :math:`\lceil L/(1+\alpha) \rceil - 1` components can survive).
+
+    Kim et al. (2016) chose the Tucker-2 ranks of each convolution this way, on the kernel's input- and
+    output-channel unfoldings (:func:`tucker2_ranks`).
+
+    Parameters
+    ----------
+    M : torch.Tensor
+        A 2-D matrix.
+    return_sigma2 : bool
+        Also return the estimated noise variance.
+
+    Returns
+    -------
+    int (and float)
+        The rank (0 when everything looks like noise).
+
+    References
+    ----------
+    S. Nakajima, M. Sugiyama, S. D. Babacan, R. Tomioka, "Global Analytic Solution of Fully-observed
+    Variational Bayesian Matrix Factorization", JMLR 14, 2013.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> M = torch.randn(60, 5, generator=g) @ torch.randn(5, 40, generator=g)
+    >>> vbmf_rank(M + 0.3 * torch.randn(60, 40, generator=g))
+    5
+    """
+    M = as_tensor("M", M, ndim=2)
+    gamma = torch.linalg.svdvals(M.double()).numpy()
+    L, big = min(M.shape), max(M.shape)
+    alpha = L / big
+    tau_bar = brentq(lambda t: _evb_gain(t, alpha), 0.1 * math.sqrt(alpha) + 1e-3, 10 + 10 * math.sqrt(alpha))
+    x_bar = (1 + tau_bar) * (1 + alpha / tau_bar)
+
+    def free_energy(sigma2: float) -> float:
+        x = gamma**2 / (big * sigma2)
+        kept = x[x > x_bar]
+        tau = 0.5 * (kept - 1 - alpha + np.sqrt((kept - 1 - alpha) ** 2 - 4 * alpha))
+        return float(np.sum(x - np.log(x + 1e-300)) - np.sum(_evb_gain(tau, alpha)))
+
+    most = max(math.ceil(L / (1 + alpha)) - 1, 0)  # components that can possibly survive
+    upper = np.sum(gamma**2) / (L * big)
+    lower = max(gamma[most] ** 2 / (big * x_bar), np.mean(gamma[most:] ** 2) / big)
+    if upper <= 0:
+        return (0, 0.0) if return_sigma2 else 0
+    sigma2 = minimize_scalar(free_energy, bounds=(min(lower, upper), upper), method="bounded").x
+    rank = int(np.sum(gamma > math.sqrt(big * sigma2 * x_bar)))
+    return (rank, float(sigma2)) if return_sigma2 else rank
+
+
+def tucker2_ranks(weight, method: str = "vbmf", energy: float = 0.9) -> tuple[int, int]:
+    r"""Tucker-2 ranks ``(R3, R4)`` of a Conv2d kernel ``(out, in, kh, kw)``: input- and output-channel ranks.
+
+    ``method="vbmf"`` applies :func:`vbmf_rank` to the input-channel unfolding (mode 3 in Kim et al.'s
+    :math:`d \times d \times S \times T` layout, ``unfold(weight, 1)`` here) and the output-channel one
+    (mode 4, ``unfold(weight, 0)``), as Kim et al. (2016) did; ``method="energy"`` keeps a fraction
+    ``energy`` of each unfolding's squared singular values (:func:`energy_rank`). Ranks are at least 1.
+
+    >>> w = torch.randn(16, 8, 3, 3, generator=torch.Generator().manual_seed(0))
+    >>> tucker2_ranks(w, "energy", 1.0)
+    (8, 16)
+    """
+    weight = as_tensor("weight", weight, ndim=4)
+    check_real("energy", energy, 0, 1, lo_open=True)
+    if method not in ("vbmf", "energy"):
+        raise ValueError(f"method must be one of ['vbmf', 'energy'], got {method!r}")
+    ranks = []
+    for mode in (1, 0):
+        M = unfold(weight.detach(), mode)
+        r = vbmf_rank(M) if method == "vbmf" else energy_rank(torch.linalg.svdvals(M), energy)
+        ranks.append(max(r, 1))
+    return ranks[0], ranks[1]
+
+
+# --------------------------------------------------------------------------- 3. layers
+def _check_conv(conv) -> None:
+    if not isinstance(conv, nn.Conv2d):
+        raise ValueError(f"conv must be a torch.nn.Conv2d, got {type(conv).__name__}")
+    if conv.groups != 1:
+        raise ValueError(f"conv.groups must be 1 (a grouped or depthwise convolution is already factorised), "
+                         f"got {conv.groups}")
+
+
+def _conv(c_in, c_out, kernel, like: nn.Conv2d, weight, *, bias=None, groups=1, axes=(0, 1)) -> nn.Conv2d:
+    """A Conv2d holding ``weight``, with ``like``'s stride, padding, dilation on the spatial ``axes`` it spans."""
+    def pick(value, default):
+        return tuple(value[i] if i in axes else default for i in (0, 1))
+    padding = like.padding if isinstance(like.padding, str) else pick(like.padding, 0)
+    layer = nn.Conv2d(c_in, c_out, kernel, stride=pick(like.stride, 1), padding=padding,
+                      dilation=pick(like.dilation, 1), groups=groups, bias=bias is not None,
+                      padding_mode=like.padding_mode)
+    layer.to(like.weight)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer
+
+
+def tucker_conv2d(conv: nn.Conv2d, ranks, n_iter: int = 50) -> nn.Sequential:
+    r"""A Conv2d replaced by Kim et al.'s three layers, from a Tucker-2 decomposition of its kernel.
+
+    The kernel :math:`\mathcal{K} \in \mathbb{R}^{T \times S \times k_h \times k_w}` (out, in, kh, kw)
+    is decomposed on its two channel modes only (:func:`tucker_hooi` with ``modes=(0, 1)``):
+
+    .. math:: \mathcal{K}_{t,s,i,j} \approx \sum_{r_3, r_4} \mathcal{C}_{r_4, r_3, i, j}\, U^{(4)}_{t, r_4}
+              \, U^{(3)}_{s, r_3},
+
+    which is three convolutions in a row: a 1x1 from :math:`S` to :math:`R_3` channels (weights
+    :math:`U^{(3)\top}`), the :math:`k_h \times k_w` core :math:`\mathcal{C}` from :math:`R_3` to :math:`R_4`
+    (with the original stride, padding and dilation), and a 1x1 from :math:`R_4` to :math:`T` (weights
+    :math:`U^{(4)}`, and the original bias). The decomposition runs in float64; the output equals the
+    original layer's with the reconstructed kernel, and at full ranks the original layer's.
+
+    Parameters
+    ----------
+    conv : torch.nn.Conv2d
+        With ``groups=1``.
+    ranks : (int, int) or int
+        ``(R3, R4)``: the input-channel rank in ``[1, in_channels]`` then the output-channel rank in
+        ``[1, out_channels]`` (Kim et al.'s order; :func:`tucker2_ranks` returns them so). An int: both.
+    n_iter : int
+        HOOI sweeps (0: plain HOSVD).
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(32, 64, 3, padding=1)
+    >>> small = tucker_conv2d(conv, (8, 16))
+    >>> [tuple(m.weight.shape) for m in small]
+    [(8, 32, 1, 1), (16, 8, 3, 3), (64, 16, 1, 1)]
+    >>> small(torch.randn(1, 32, 10, 10)).shape
+    torch.Size([1, 64, 10, 10])
+    """
+    _check_conv(conv)
+    if isinstance(ranks, int) and not isinstance(ranks, bool):
+        ranks = (ranks, ranks)
+    if not isinstance(ranks, (tuple, list)) or len(ranks) != 2:
+        raise ValueError(f"ranks must be an int or a pair (R3, R4) of input- and output-channel ranks, got {ranks!r}")
+    r3 = check_int("ranks[0] (input-channel rank R3)", ranks[0], 1, conv.in_channels)
+    r4 = check_int("ranks[1] (output-channel rank R4)", ranks[1], 1, conv.out_channels)
+    K = conv.weight.detach().double()
+    core, (U4, U3, _, _) = tucker_hooi(K, (r4, r3), modes=(0, 1), n_iter=n_iter)
+    kh, kw = conv.kernel_size
+    return nn.Sequential(
+        _conv(conv.in_channels, r3, 1, conv, U3.T[:, :, None, None], axes=()),
+        _conv(r3, r4, (kh, kw), conv, core),
+        _conv(r4, conv.out_channels, 1, conv, U4[:, :, None, None], bias=conv.bias, axes=()),
+    )
 
 
 # --------------------------------------------------------------------------- 4. counting

@@ -28,9 +28,9 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from lib.core.checks import check_int
+from lib.core.checks import check_int, check_real
 
-__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao"]
+__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "tucker_to_tensor", "tucker_hosvd", "tucker_hooi"]
 
 
 # --------------------------------------------------------------------------- 0. vocabulary
@@ -98,9 +98,131 @@ def _relative_error(X: torch.Tensor, X_hat: torch.Tensor) -> float:
     return float(torch.linalg.norm(X - X_hat) / torch.linalg.norm(X))
 
 
-def _mode_sizes(X: torch.Tensor) -> list[int]:
-    return list(X.shape)
+def _check_modes(modes, ndim: int) -> list[int]:
+    """``modes`` (None: all of them) as a sorted list of distinct mode indices of an ``ndim``-way tensor."""
+    if modes is None:
+        return list(range(ndim))
+    if not isinstance(modes, Sequence) or not modes or len(set(modes)) != len(modes):
+        raise ValueError(f"modes must be a non-empty sequence of distinct modes in [0, {ndim - 1}], got {modes!r}")
+    return sorted(check_int(f"modes[{i}]", m, 0, ndim - 1) for i, m in enumerate(modes))
 
 
-def _prod(xs) -> int:
-    return math.prod(int(x) for x in xs)
+def _leading_left_singular_vectors(M: torch.Tensor, rank: int) -> torch.Tensor:
+    """``rank`` orthonormal columns spanning M's leading left singular subspace (completed if M has fewer)."""
+    U, _, _ = torch.linalg.svd(M, full_matrices=M.shape[1] < rank)
+    return U[:, :rank]
+
+
+# --------------------------------------------------------------------------- 2. Tucker
+def tucker_to_tensor(tucker) -> torch.Tensor:
+    r"""The full tensor of a Tucker decomposition ``(core, factors)``:
+    :math:`\mathcal{X} = \mathcal{G} \times_1 U_1 \times_2 U_2 \dots \times_N U_N`.
+
+    >>> core, factors = torch.ones(1, 1), [torch.tensor([[1.], [2.]]), torch.tensor([[3.], [4.]])]
+    >>> tucker_to_tensor((core, factors))
+    tensor([[3., 4.],
+            [6., 8.]])
+    """
+    core, factors = tucker
+    X = core
+    for mode, U in enumerate(factors):
+        X = mode_dot(X, U, mode)
+    return X
+
+
+def tucker_hosvd(X, ranks, modes: Sequence[int] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    r"""Truncated higher-order SVD (De Lathauwer et al. 2000): each factor from its own unfolding.
+
+    For every decomposed mode :math:`n`, :math:`U_n` holds the ``ranks[n]`` leading left singular vectors of
+    :math:`X_{(n)}`; the core is the projection :math:`\mathcal{G} = \mathcal{X} \times_1 U_1^\top \dots
+    \times_N U_N^\top`. Not the best approximation of those ranks (:func:`tucker_hooi` improves it),
+    but within a factor :math:`\sqrt{N}` of it, and exact at full ranks.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        The tensor, at least 2-D.
+    ranks : int or sequence of int
+        One rank per decomposed mode, each in ``[1, X.shape[mode]]`` (an int: the same for all).
+    modes : sequence of int, optional
+        The modes to decompose (default: all). A mode left out keeps its full size in the core and gets an
+        identity factor, so the result has one factor per mode whatever ``modes`` is. ``modes=(0, 1)`` on a
+        Conv2d kernel is Kim et al.'s "Tucker-2" (output and input channels only).
+
+    Returns
+    -------
+    core : torch.Tensor
+        Shape ``ranks`` on the decomposed modes, ``X.shape`` on the others.
+    factors : list of torch.Tensor
+        ``factors[n]`` of shape ``(X.shape[n], core.shape[n])``, orthonormal columns.
+
+    References
+    ----------
+    L. De Lathauwer, B. De Moor, J. Vandewalle, "A Multilinear Singular Value Decomposition",
+    SIAM J. Matrix Anal. Appl. 21(4), 2000.
+
+    Examples
+    --------
+    >>> X = torch.randn(4, 5, 6, generator=torch.Generator().manual_seed(0))
+    >>> core, factors = tucker_hosvd(X, (4, 5, 6))  # full ranks: exact
+    >>> bool(torch.allclose(tucker_to_tensor((core, factors)), X, atol=1e-5))
+    True
+    >>> core, factors = tucker_hosvd(X, (2, 3), modes=(0, 1))
+    >>> tuple(core.shape), [tuple(U.shape) for U in factors]
+    ((2, 3, 6), [(4, 2), (5, 3), (6, 6)])
+    """
+    X = as_tensor("X", X, min_ndim=2)
+    modes = _check_modes(modes, X.dim())
+    ranks = _check_ranks("ranks", ranks, X.shape, modes)
+    factors = [torch.eye(size, dtype=X.dtype) for size in X.shape]
+    for mode, rank in zip(modes, ranks):
+        factors[mode] = _leading_left_singular_vectors(unfold(X, mode), rank)
+    return _project(X, factors), factors
+
+
+def _project(X: torch.Tensor, factors: Sequence[torch.Tensor], skip: int | None = None) -> torch.Tensor:
+    r"""The core :math:`\mathcal{X} \times_k U_k^\top` over every mode but ``skip``."""
+    for mode, U in enumerate(factors):
+        if mode != skip:
+            X = mode_dot(X, U.T, mode)
+    return X
+
+
+def tucker_hooi(X, ranks, modes: Sequence[int] | None = None, n_iter: int = 50, tol: float = 1e-8,
+                return_errors: bool = False):
+    r"""Tucker decomposition by higher-order orthogonal iteration (De Lathauwer et al. 2000).
+
+    Starting from :func:`tucker_hosvd`, each sweep updates one factor at a time with the others fixed:
+    project :math:`\mathcal{X}` on the other factors, :math:`\mathcal{Y} = \mathcal{X} \times_{k \ne n}
+    U_k^\top`, and take the leading left singular vectors of :math:`Y_{(n)}`. With orthonormal factors
+    the error is :math:`\lVert \mathcal{X} \rVert^2 - \lVert \mathcal{G} \rVert^2`, so each step (which
+    maximises :math:`\lVert \mathcal{G} \rVert`) can only lower it. Stops after ``n_iter`` sweeps or when
+    the relative error improves by less than ``tol``.
+
+    Parameters are those of :func:`tucker_hosvd`; ``return_errors=True`` also returns the relative error
+    :math:`\lVert \mathcal{X} - \hat{\mathcal{X}} \rVert_F / \lVert \mathcal{X} \rVert_F` after the
+    HOSVD start and after each sweep.
+
+    Examples
+    --------
+    >>> X = torch.randn(6, 7, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> (core, factors), errors = tucker_hooi(X, (3, 3, 3), return_errors=True)
+    >>> errors[-1] <= errors[0]  # HOOI never does worse than its HOSVD start
+    True
+    """
+    X = as_tensor("X", X, min_ndim=2)
+    n_iter = check_int("n_iter", n_iter, 0)
+    tol = check_real("tol", tol, 0)
+    core, factors = tucker_hosvd(X, ranks, modes)
+    modes = _check_modes(modes, X.dim())
+    norm_X = torch.linalg.norm(X)
+    errors = [float((norm_X**2 - torch.linalg.norm(core)**2).clamp(min=0).sqrt() / norm_X)]
+    for _ in range(n_iter):
+        for mode in modes:
+            Y = _project(X, factors, skip=mode)
+            factors[mode] = _leading_left_singular_vectors(unfold(Y, mode), core.shape[mode])
+        core = _project(X, factors)
+        errors.append(float((norm_X**2 - torch.linalg.norm(core)**2).clamp(min=0).sqrt() / norm_X))
+        if errors[-2] - errors[-1] < tol:
+            break
+    return ((core, factors), errors) if return_errors else (core, factors)

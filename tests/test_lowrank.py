@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorly as tl
@@ -111,5 +113,159 @@ def test_svd_counts():
     (lambda: lowrank.svd_params(3, 5, 9), r"rank .*\[1, 3\]"),
 ])
 def test_svd_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --------------------------------------------------------------------------- Tucker
+def low_rank_tensor(shape, ranks, noise=0.05, seed=0):
+    """A random Tucker tensor of multilinear ranks ``ranks`` plus Gaussian noise (relative size ``noise``)."""
+    g = gen(seed)
+    X = torch.randn(*ranks, generator=g, dtype=torch.float64)
+    for mode, (n, r) in enumerate(zip(shape, ranks)):
+        X = lowrank.mode_dot(X, torch.randn(n, r, generator=g, dtype=torch.float64), mode)
+    E = torch.randn(*shape, generator=g, dtype=torch.float64)
+    return X + noise * E * torch.linalg.norm(X) / torch.linalg.norm(E)
+
+
+def test_tucker_full_rank_is_exact_and_orthonormal():
+    X = torch.randn(4, 5, 6, generator=gen(0), dtype=torch.float64)
+    for fn in (lowrank.tucker_hosvd, lowrank.tucker_hooi):
+        core, factors = fn(X, X.shape)
+        assert torch.allclose(lowrank.tucker_to_tensor((core, factors)), X, atol=1e-12)
+        for U in factors:
+            assert torch.allclose(U.T @ U, torch.eye(U.shape[1], dtype=U.dtype), atol=1e-12)
+
+
+def test_tucker_to_tensor_equals_tensorly():
+    g = gen(4)
+    core = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    factors = [torch.randn(n, r, generator=g, dtype=torch.float64) for n, r in zip((5, 6, 7), core.shape)]
+    ours = lowrank.tucker_to_tensor((core, factors))
+    theirs = tl.tucker_to_tensor((core.numpy(), [U.numpy() for U in factors]))
+    assert np.allclose(ours.numpy(), theirs, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, ranks", [((12, 10, 8), (3, 4, 2)), ((16, 8, 3, 3), (5, 4, 3, 3))])
+def test_tucker_hooi_matches_tensorly(shape, ranks):
+    X = low_rank_tensor(shape, ranks, noise=0.3, seed=5)
+    fit = [r - 1 if r > 1 else 1 for r in ranks]  # below the true ranks, so the fit is not trivial
+    (core, factors), errors = lowrank.tucker_hooi(X, fit, n_iter=100, tol=1e-12, return_errors=True)
+    assert core.shape == tuple(fit) and [U.shape for U in factors] == list(zip(shape, fit))
+    ours = rel(X, lowrank.tucker_to_tensor((core, factors)))
+    assert ours == pytest.approx(errors[-1], rel=1e-6)
+    assert all(b <= a + 1e-12 for a, b in zip(errors, errors[1:]))  # HOOI never increases the error
+    with warnings.catch_warnings():  # tensorly warns when a rank exceeds the product of the others
+        warnings.simplefilter("ignore")
+        theirs_cp = tl.decomposition.tucker(X.numpy(), rank=fit, init="svd", n_iter_max=100, tol=1e-12)
+    theirs = rel(X, torch.from_numpy(tl.tucker_to_tensor(theirs_cp)))
+    print(f"Tucker {shape} ranks {fit}: ours {ours:.5f}, tensorly {theirs:.5f}")
+    assert ours <= theirs * 1.02
+    hosvd = rel(X, lowrank.tucker_to_tensor(lowrank.tucker_hosvd(X, fit)))
+    assert ours <= hosvd + 1e-12
+
+
+def test_tucker2_only_some_modes_matches_tensorly_partial_tucker():
+    X = low_rank_tensor((16, 12, 3, 3), (4, 3, 3, 3), noise=0.3, seed=6)
+    core, factors = lowrank.tucker_hooi(X, (3, 2), modes=(0, 1), n_iter=100, tol=1e-12)
+    assert core.shape == (3, 2, 3, 3) and factors[2].shape == (3, 3)
+    assert torch.equal(factors[2], torch.eye(3, dtype=X.dtype))
+    ours = rel(X, lowrank.tucker_to_tensor((core, factors)))
+    (tcore, tfactors), _ = tl.decomposition.partial_tucker(X.numpy(), rank=[3, 2], modes=[0, 1], init="svd",
+                                                           n_iter_max=100, tol=1e-12)
+    theirs = rel(X, torch.from_numpy(tl.tenalg.multi_mode_dot(tcore, tfactors, modes=[0, 1])))
+    assert ours <= theirs * 1.02
+
+
+def test_tucker_error_falls_as_rank_rises():
+    X = torch.randn(8, 8, 8, generator=gen(7), dtype=torch.float64)
+    errors = [rel(X, lowrank.tucker_to_tensor(lowrank.tucker_hooi(X, r))) for r in range(1, 9)]
+    assert all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] < 1e-12
+
+
+# --------------------------------------------------------------------------- rank selection
+def test_energy_rank():
+    s = torch.tensor([4.0, 2.0, 1.0, 1.0])  # squares 16, 4, 1, 1 of 22
+    assert [lowrank.energy_rank(s, e) for e in (0.5, 16 / 22, 0.8, 21 / 22, 1.0)] == [1, 1, 2, 3, 4]
+    assert lowrank.energy_rank(s.flip(0), 0.5) == 1  # order does not matter
+
+
+@pytest.mark.parametrize("m, n, r, noise, seed", [(60, 40, 5, 0.5, 0), (100, 30, 8, 1.0, 1), (64, 64, 3, 0.2, 2),
+                                                  (40, 90, 10, 0.5, 3)])
+def test_vbmf_recovers_the_rank_of_low_rank_plus_noise(m, n, r, noise, seed):
+    M = low_rank_matrix(m, n, r, noise=noise, seed=seed)
+    rank, sigma2 = lowrank.vbmf_rank(M, return_sigma2=True)
+    assert rank == r
+    assert sigma2 == pytest.approx(noise**2, rel=0.25)  # it also estimates the noise variance
+    assert lowrank.vbmf_rank(M.T) == r
+
+
+def test_vbmf_on_pure_noise_keeps_little():
+    M = torch.randn(80, 60, generator=gen(9), dtype=torch.float64)
+    assert lowrank.vbmf_rank(M) <= 2
+
+
+def test_tucker2_ranks():
+    g = gen(10)
+    K = torch.einsum("ta,sb,abij->tsij", torch.randn(32, 6, generator=g), torch.randn(24, 4, generator=g),
+                     torch.randn(6, 4, 3, 3, generator=g))
+    K = K + 0.05 * K.std() * torch.randn(K.shape, generator=g)
+    assert lowrank.tucker2_ranks(K) == (4, 6)
+    assert lowrank.tucker2_ranks(K, "energy", 0.99) == (4, 6)
+    assert lowrank.tucker2_ranks(K, "energy", 1.0) == (24, 32)
+
+
+# --------------------------------------------------------------------------- layers
+def reconstructed_conv(conv, weight, x):
+    return nn.functional.conv2d(x, weight, conv.bias, conv.stride, conv.padding, conv.dilation)
+
+
+CONVS = [dict(in_channels=6, out_channels=8, kernel_size=3),
+         dict(in_channels=6, out_channels=8, kernel_size=3, padding=1, stride=2),
+         dict(in_channels=5, out_channels=7, kernel_size=(3, 5), padding=(1, 2), dilation=(2, 1), bias=False),
+         dict(in_channels=4, out_channels=6, kernel_size=3, padding="same"),
+         dict(in_channels=4, out_channels=6, kernel_size=(2, 3), stride=(1, 2), padding=(0, 1))]
+
+
+@pytest.mark.parametrize("kwargs", CONVS)
+def test_tucker_conv2d_is_the_layer_with_the_reconstructed_kernel(kwargs):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(**kwargs).double()
+    x = torch.randn(2, conv.in_channels, 11, 12, dtype=torch.float64)
+    small = lowrank.tucker_conv2d(conv, (3, 4))
+    core, factors = lowrank.tucker_hooi(conv.weight.detach(), (4, 3), modes=(0, 1))
+    K = lowrank.tucker_to_tensor((core, factors))
+    assert torch.allclose(small(x), reconstructed_conv(conv, K, x), atol=1e-10)
+    assert not torch.allclose(small(x), conv(x), atol=1e-3)
+    full = lowrank.tucker_conv2d(conv, (conv.in_channels, conv.out_channels))
+    assert torch.allclose(full(x), conv(x), atol=1e-10)
+
+
+def test_tucker_conv2d_float32_gradients_and_reflect_padding():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 12, 3, padding=1, padding_mode="reflect")
+    full = lowrank.tucker_conv2d(conv, (8, 12))
+    x = torch.randn(3, 8, 9, 9)
+    assert torch.allclose(full(x), conv(x), atol=1e-5)
+    full(x).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in full.parameters())
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: lowrank.tucker_hooi(torch.ones(3, 4, 5), (1, 2)), r"ranks must be an int or a sequence of 3"),
+    (lambda: lowrank.tucker_hooi(torch.ones(3, 4, 5), (1, 5, 2)), r"ranks\[1\] must be an integer in \[1, 4\]"),
+    (lambda: lowrank.tucker_hosvd(torch.ones(3, 4, 5), (0, 1, 1)), r"ranks\[0\] must be an integer in \[1, 3\]"),
+    (lambda: lowrank.tucker_hosvd(torch.ones(3, 4, 5), 2, modes=(0, 3)), r"modes\[1\] .*\[0, 2\]"),
+    (lambda: lowrank.tucker_hosvd(torch.ones(3), 1), r"X must have at least 2 dimensions"),
+    (lambda: lowrank.tucker_hooi(torch.ones(3, 4), 1, n_iter=-1), r"n_iter"),
+    (lambda: lowrank.tucker_conv2d(nn.Conv2d(4, 4, 3, groups=2), 2), r"conv.groups must be 1"),
+    (lambda: lowrank.tucker_conv2d(nn.Linear(4, 4), 2), r"conv must be a torch.nn.Conv2d"),
+    (lambda: lowrank.tucker_conv2d(nn.Conv2d(4, 6, 3), (5, 2)), r"R3.*\[1, 4\], got 5"),
+    (lambda: lowrank.tucker_conv2d(nn.Conv2d(4, 6, 3), (1, 2, 3)), r"ranks must be an int or a pair"),
+    (lambda: lowrank.energy_rank(torch.ones(3), 0.0), r"energy must be in \(0, 1\]"),
+    (lambda: lowrank.vbmf_rank(torch.ones(3)), r"M must be a 2-D tensor"),
+    (lambda: lowrank.tucker2_ranks(torch.ones(3, 3, 3, 3), "svd"), r"method must be one of"),
+])
+def test_tucker_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
