@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -40,6 +41,7 @@ import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from jupyter_cache.executors.utils import single_nb_execution
+from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
@@ -86,8 +88,12 @@ def _execute(path: str) -> tuple[str, dict, float, str | None]:
     env = {"FC_THREADS": os.environ.get("FC_THREADS", "1"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1"}
     os.environ.update(env)  # the kernel inherits this process's environment
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=TIMEOUT, allow_errors=False,
-                                 meta_override=True)
+    with tempfile.TemporaryDirectory(prefix="fc-kernel-") as sockets:
+        # Kernels talk over Unix sockets in a folder of their own: two kernels starting at once on TCP
+        # can pick the same free port (seen: "ZMQError: Address already in use").
+        transport = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+        result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=TIMEOUT, allow_errors=False,
+                                     meta_override=True, config=transport)
     return path, nb, result.time, (result.exc_string if result.err is not None else None)
 
 
