@@ -40,12 +40,12 @@ from scipy.optimize import brentq, minimize_scalar
 from torch import nn
 
 from lib.core.checks import check_int, check_real
-from lib.tensors import as_tensor, tucker_hooi, unfold
-from lib.tensors import fold, khatri_rao, mode_dot, tucker_hosvd, tucker_to_tensor  # noqa: F401 (re-exported)
+from lib.tensors import as_tensor, cp_als, tucker_hooi, unfold
+from lib.tensors import cp_to_tensor, fold, khatri_rao, mode_dot, tucker_hosvd, tucker_to_tensor  # noqa: F401
 
 __all__ = ["truncated_svd", "svd_linear", "svd_params", "svd_ratio", "energy_rank", "vbmf_rank", "tucker2_ranks",
-           "tucker_conv2d", "count_params",
-           "tucker_hosvd", "tucker_hooi", "tucker_to_tensor"]
+           "cp_conv2d", "tucker_conv2d", "count_params",
+           "cp_als", "cp_to_tensor", "tucker_hosvd", "tucker_hooi", "tucker_to_tensor"]
 
 
 # --------------------------------------------------------------------------- 1. SVD
@@ -282,6 +282,60 @@ def _conv(c_in, c_out, kernel, like: nn.Conv2d, weight, *, bias=None, groups=1, 
         if bias is not None:
             layer.bias.copy_(bias)
     return layer
+
+
+def cp_conv2d(conv: nn.Conv2d, rank: int, n_iter: int = 100, seed: int = 0, init: str = "svd",
+              ridge: float = 0.0, cp=None) -> nn.Sequential:
+    r"""A Conv2d replaced by Lebedev et al.'s four layers, from a rank-``rank`` CP decomposition of its kernel.
+
+    The kernel (out, in, kh, kw) as a sum of ``rank`` rank-one terms (:func:`cp_als`, run in float64),
+
+    .. math:: \mathcal{K}_{t,s,i,j} \approx \sum_{r=1}^{R} \lambda_r\, T_{t r}\, S_{s r}\, H_{i r}\, W_{j r},
+
+    lets the convolution be computed in four cheap steps: a 1x1 convolution from the input channels to
+    :math:`R` (weights :math:`S^\top`), a :math:`k_h \times 1` convolution of each of the :math:`R` channels
+    on its own (``groups=R``, weights :math:`H`), a :math:`1 \times k_w` one (weights :math:`W`), and a 1x1
+    from :math:`R` to the output channels (weights :math:`T \operatorname{diag}(\lambda)`, and the bias).
+    Stride, padding and dilation are split between the two spatial layers by axis. MACs per output position
+    drop from :math:`TSk_hk_w` to :math:`R(S + k_h + k_w + T)`. The output equals the original layer's with
+    the reconstructed kernel :func:`cp_to_tensor` ``(cp)``.
+
+    Parameters
+    ----------
+    conv : torch.nn.Conv2d
+        With ``groups=1``.
+    rank : int
+        The CP rank :math:`R`.
+    n_iter, seed, init, ridge
+        Passed to :func:`cp_als`.
+    cp : (weights, factors), optional
+        A CP decomposition of ``conv.weight`` already computed (e.g. cached); skips :func:`cp_als`.
+
+    References
+    ----------
+    V. Lebedev, Y. Ganin, M. Rakhuba, I. Oseledets, V. Lempitsky, "Speeding-up Convolutional Neural
+    Networks Using Fine-tuned CP-Decomposition", ICLR 2015, arXiv:1412.6553.
+
+    Examples
+    --------
+    >>> small = cp_conv2d(nn.Conv2d(16, 32, 3, padding=1), rank=8, n_iter=10)
+    >>> [tuple(m.weight.shape) for m in small]
+    [(8, 16, 1, 1), (8, 1, 3, 1), (8, 1, 1, 3), (32, 8, 1, 1)]
+    """
+    _check_conv(conv)
+    if cp is None:
+        cp = cp_als(conv.weight.detach().double(), rank, n_iter=n_iter, seed=seed, init=init, ridge=ridge)
+    weights, (T, S, H, W) = cp
+    R = check_int("rank", rank, 1)
+    if weights.shape != (R,):
+        raise ValueError(f"cp must have rank {R} (weights of shape ({R},)), got {tuple(weights.shape)}")
+    kh, kw = conv.kernel_size
+    return nn.Sequential(
+        _conv(conv.in_channels, R, 1, conv, S.T[:, :, None, None], axes=()),
+        _conv(R, R, (kh, 1), conv, H.T[:, None, :, None], groups=R, axes=(0,)),
+        _conv(R, R, (1, kw), conv, W.T[:, None, None, :], groups=R, axes=(1,)),
+        _conv(R, conv.out_channels, 1, conv, (T * weights)[:, :, None, None], bias=conv.bias, axes=()),
+    )
 
 
 def tucker_conv2d(conv: nn.Conv2d, ranks, n_iter: int = 50) -> nn.Sequential:

@@ -269,3 +269,98 @@ def test_tucker_conv2d_float32_gradients_and_reflect_padding():
 def test_tucker_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- CP
+def cp_tensor(shape, rank, noise=0.05, seed=0):
+    g = gen(seed)
+    factors = [torch.randn(n, rank, generator=g, dtype=torch.float64) for n in shape]
+    X = lowrank.cp_to_tensor((torch.ones(rank, dtype=torch.float64), factors))
+    E = torch.randn(*shape, generator=g, dtype=torch.float64)
+    return X + noise * E * torch.linalg.norm(X) / torch.linalg.norm(E)
+
+
+def test_cp_to_tensor_equals_tensorly():
+    g = gen(11)
+    weights = torch.rand(3, generator=g, dtype=torch.float64)
+    factors = [torch.randn(n, 3, generator=g, dtype=torch.float64) for n in (4, 5, 2, 3)]
+    ours = lowrank.cp_to_tensor((weights, factors))
+    theirs = tl.cp_to_tensor((weights.numpy(), [A.numpy() for A in factors]))
+    assert np.allclose(ours.numpy(), theirs, atol=1e-12)
+    # and by the definition: a sum of weighted outer products
+    by_hand = sum(weights[r] * torch.einsum("a,b,c,d->abcd", *(A[:, r] for A in factors)) for r in range(3))
+    assert torch.allclose(ours, by_hand, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, true_rank, rank", [((10, 12, 14), 4, 4), ((10, 12, 14), 6, 3), ((16, 8, 3, 3), 5, 5)])
+def test_cp_als_matches_tensorly(shape, true_rank, rank):
+    X = cp_tensor(shape, true_rank, noise=0.1, seed=12)
+    (weights, factors), errors = lowrank.cp_als(X, rank, n_iter=200, tol=1e-10, return_errors=True)
+    assert weights.shape == (rank,) and [A.shape for A in factors] == [(n, rank) for n in shape]
+    assert torch.allclose(torch.linalg.norm(factors[0], dim=0), torch.ones(rank, dtype=X.dtype))
+    ours = rel(X, lowrank.cp_to_tensor((weights, factors)))
+    assert ours == pytest.approx(errors[-1], rel=1e-9)
+    assert all(b <= a + 1e-10 for a, b in zip(errors, errors[1:]))  # ALS never increases the error
+    with warnings.catch_warnings():  # tensorly warns when the rank exceeds a mode's size (its svd init pads)
+        warnings.simplefilter("ignore")
+        theirs_cp = tl.decomposition.parafac(X.numpy(), rank, n_iter_max=200, tol=1e-10, init="svd")
+    theirs = rel(X, torch.from_numpy(tl.cp_to_tensor(theirs_cp)))
+    print(f"CP {shape} rank {rank}: ours {ours:.5f}, tensorly {theirs:.5f}")
+    assert ours <= theirs * 1.03
+
+
+def test_cp_als_is_seeded_and_recovers_an_exact_tensor():
+    X = cp_tensor((6, 7, 8), 3, noise=0.0, seed=13)
+    a = lowrank.cp_als(X, 3, init="random", seed=1, n_iter=500, tol=0)
+    b = lowrank.cp_als(X, 3, init="random", seed=1, n_iter=500, tol=0)
+    assert all(torch.equal(x, y) for x, y in zip(a[1], b[1]))
+    assert rel(X, lowrank.cp_to_tensor(a)) < 1e-6
+    c = lowrank.cp_als(X, 3, init="random", seed=2, n_iter=3)
+    assert not torch.equal(a[1][0], c[1][0])
+
+
+def test_cp_ridge_and_rank_above_mode_size():
+    X = torch.randn(3, 4, 5, generator=gen(14), dtype=torch.float64)
+    (_, factors), errors = lowrank.cp_als(X, 6, ridge=1e-6, return_errors=True)  # 6 > 3 and 4: svd init pads
+    assert factors[0].shape == (3, 6) and errors[-1] < errors[0]
+
+
+@pytest.mark.parametrize("kwargs", CONVS)
+def test_cp_conv2d_is_the_layer_with_the_reconstructed_kernel(kwargs):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(**kwargs).double()
+    x = torch.randn(2, conv.in_channels, 11, 12, dtype=torch.float64)
+    cp = lowrank.cp_als(conv.weight.detach(), 4, n_iter=20)
+    small = lowrank.cp_conv2d(conv, 4, cp=cp)
+    assert [m.groups for m in small] == [1, 4, 4, 1]
+    assert torch.allclose(small(x), reconstructed_conv(conv, lowrank.cp_to_tensor(cp), x), atol=1e-10)
+    assert small(x).shape == conv(x).shape
+    assert torch.allclose(lowrank.cp_conv2d(conv, 4, n_iter=20)(x), small(x), atol=1e-10)  # same as its own ALS
+
+
+def test_cp_conv2d_float32_reflect_and_gradients():
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+    small = lowrank.cp_conv2d(conv, 6, n_iter=30)
+    K = lowrank.cp_to_tensor(lowrank.cp_als(conv.weight.detach().double(), 6, n_iter=30)).float()
+    x = torch.randn(2, 3, 8, 8)
+    expected = nn.functional.conv2d(nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), K, conv.bias)
+    assert small[0].weight.dtype == torch.float32
+    assert torch.allclose(small(x), expected, atol=1e-5)
+    small(x).square().sum().backward()
+    assert all(p.grad is not None for p in small.parameters())
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: lowrank.cp_als(torch.ones(3, 4), 0), r"rank must be an integer in \[1, 3\], got 0"),
+    (lambda: lowrank.cp_als(torch.ones(3, 4, 5), 13), r"rank .*\[1, 12\]"),
+    (lambda: lowrank.cp_als(torch.ones(3), 1), r"X must have at least 2 dimensions"),
+    (lambda: lowrank.cp_als(torch.ones(3, 4), 1, init="hosvd"), r"init must be one of"),
+    (lambda: lowrank.cp_als(torch.ones(3, 4), 1, ridge=-1.0), r"ridge"),
+    (lambda: lowrank.cp_als("X", 1), r"X must be a torch.Tensor"),
+    (lambda: lowrank.cp_conv2d(nn.Conv2d(4, 4, 3, groups=4), 2), r"conv.groups must be 1"),
+    (lambda: lowrank.cp_conv2d(nn.Conv2d(2, 2, 3), 0), r"rank must be an integer in \[1,"),
+])
+def test_cp_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
