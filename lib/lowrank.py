@@ -40,12 +40,13 @@ from scipy.optimize import brentq, minimize_scalar
 from torch import nn
 
 from lib.core.checks import check_int, check_real
-from lib.tensors import as_tensor, cp_als, tucker_hooi, unfold
-from lib.tensors import cp_to_tensor, fold, khatri_rao, mode_dot, tucker_hosvd, tucker_to_tensor  # noqa: F401
+from lib.tensors import as_tensor, cp_als, tt_svd, tucker_hooi, unfold
+from lib.tensors import (cp_to_tensor, fold, khatri_rao, mode_dot, tt_to_tensor, tucker_hosvd,  # noqa: F401
+                         tucker_to_tensor)
 
 __all__ = ["truncated_svd", "svd_linear", "svd_params", "svd_ratio", "energy_rank", "vbmf_rank", "tucker2_ranks",
-           "cp_conv2d", "tucker_conv2d", "count_params",
-           "cp_als", "cp_to_tensor", "tucker_hosvd", "tucker_hooi", "tucker_to_tensor"]
+           "cp_conv2d", "tucker_conv2d", "TTLinear", "count_params", "macs", "tt_params", "tt_macs",
+           "cp_als", "cp_to_tensor", "tucker_hosvd", "tucker_hooi", "tucker_to_tensor", "tt_svd", "tt_to_tensor"]
 
 
 # --------------------------------------------------------------------------- 1. SVD
@@ -389,7 +390,201 @@ def tucker_conv2d(conv: nn.Conv2d, ranks, n_iter: int = 50) -> nn.Sequential:
     )
 
 
+def _check_tt_shapes(in_shape, out_shape, ranks) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Validated ``(in_shape, out_shape, ranks)``, ranks with the two boundary 1s: ``(1, r_1, ..., r_{d-1}, 1)``."""
+    if not isinstance(in_shape, (tuple, list)) or len(in_shape) < 2:
+        raise ValueError(f"in_shape must be a sequence of at least 2 ints (a factorisation of in_features), "
+                         f"got {in_shape!r}")
+    d = len(in_shape)
+    if not isinstance(out_shape, (tuple, list)) or len(out_shape) != d:
+        raise ValueError(f"out_shape must be a sequence of {d} ints, as many as in_shape has, got {out_shape!r}")
+    n = tuple(check_int(f"in_shape[{k}]", v, 1) for k, v in enumerate(in_shape))
+    m = tuple(check_int(f"out_shape[{k}]", v, 1) for k, v in enumerate(out_shape))
+    if isinstance(ranks, int) and not isinstance(ranks, bool):
+        ranks = [ranks] * (d - 1)
+    if not isinstance(ranks, (tuple, list)) or len(ranks) != d - 1:
+        raise ValueError(f"ranks must be an int or a sequence of {d - 1} ints (the internal TT-ranks), got {ranks!r}")
+    sizes = [a * b for a, b in zip(m, n)]
+    r = tuple(check_int(f"ranks[{k}]", v, 1, min(math.prod(sizes[:k + 1]), math.prod(sizes[k + 1:])))
+              for k, v in enumerate(ranks))
+    return n, m, (1, *r, 1)
+
+
+class TTLinear(nn.Module):
+    r"""A fully connected layer whose weight matrix is a tensor train (a "TT-matrix"), Novikov et al. (2015).
+
+    Factor the sizes, :math:`N = \prod_k n_k` inputs and :math:`M = \prod_k m_k` outputs, and index the
+    weight by digit pairs; each entry is a product of small matrices, one per pair:
+
+    .. math:: W\bigl((i_1, j_1), \dots, (i_d, j_d)\bigr) = G_1[i_1, j_1]\, G_2[i_2, j_2] \cdots G_d[i_d, j_d],
+
+    :math:`G_k[i_k, j_k]` an :math:`r_{k-1} \times r_k` matrix (``cores[k]`` has shape
+    ``(r_{k-1}, m_k, n_k, r_k)``, :math:`r_0 = r_d = 1`). The layer stores
+    :math:`\sum_k r_{k-1} m_k n_k r_k` numbers (:func:`tt_params`) instead of :math:`MN`, and ``forward``
+    multiplies core by core (``einsum``) without ever forming :math:`W`: ``y = x W^T + b``, with
+    :meth:`dense` the :math:`M \times N` matrix (output and input indices in row-major digit order, so it
+    matches ``x.reshape(-1, *in_shape)``).
+
+    Initialisation: Gaussian cores, the same standard deviation :math:`\sigma` in each, chosen so that an
+    entry of :math:`W` (a sum of :math:`\prod_k r_k` products of :math:`d` entries) has variance
+    :math:`\prod_k r_k\, \sigma^{2d} = 2 / N`, Kaiming's for a ReLU layer; bias zero.
+
+    Parameters
+    ----------
+    in_shape, out_shape : sequence of int
+        :math:`(n_1, \dots, n_d)` and :math:`(m_1, \dots, m_d)`, the same length :math:`d \ge 2`.
+    ranks : int or sequence of int
+        The internal TT-ranks :math:`r_1, \dots, r_{d-1}` (an int: all equal); :math:`r_k` is at most
+        :math:`\min(\prod_{j \le k} m_j n_j, \prod_{j > k} m_j n_j)`, beyond which it adds nothing.
+    bias : bool
+    seed : int, optional
+        Seeds the initial cores (default: PyTorch's global generator).
+
+    References
+    ----------
+    A. Novikov, D. Podoprikhin, A. Osokin, D. Vetrov, "Tensorizing Neural Networks", NeurIPS 2015,
+    arXiv:1509.06569.
+
+    Examples
+    --------
+    >>> layer = TTLinear((4, 7, 4, 7), (5, 5, 4, 3), ranks=8, seed=0)  # 784 -> 300
+    >>> layer(torch.randn(2, 784)).shape, count_params(layer), 784 * 300 + 300
+    (torch.Size([2, 300]), 3892, 235500)
+    >>> x = torch.randn(3, 784)
+    >>> bool(torch.allclose(layer(x), x @ layer.dense().T + layer.bias, atol=1e-5))
+    True
+    """
+
+    def __init__(self, in_shape, out_shape, ranks, bias: bool = True, seed: int | None = None):
+        super().__init__()
+        self.in_shape, self.out_shape, self.ranks = _check_tt_shapes(in_shape, out_shape, ranks)
+        self.in_features, self.out_features = math.prod(self.in_shape), math.prod(self.out_shape)
+        d = len(self.in_shape)
+        std = (2 / self.in_features / math.prod(self.ranks)) ** (1 / (2 * d))
+        g = None if seed is None else torch.Generator().manual_seed(check_int("seed", seed))
+        self.cores = nn.ParameterList(
+            nn.Parameter(std * torch.randn(self.ranks[k], self.out_shape[k], self.in_shape[k], self.ranks[k + 1],
+                                           generator=g))
+            for k in range(d))
+        self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # z[b, outputs done, rank, inputs left]: each core turns one input digit into one output digit
+        z = x.reshape(-1, 1, 1, self.in_features)
+        for G in self.cores:
+            r, m, n, s = G.shape
+            B, M, _, N = z.shape
+            z = torch.einsum("bMrnN,rmns->bMmsN", z.reshape(B, M, r, n, N // n), G).reshape(B, M * m, s, N // n)
+        y = z.reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def dense(self) -> torch.Tensor:
+        """The full weight matrix, shape ``(out_features, in_features)`` (for checking; forward never builds it)."""
+        W = torch.ones(1, 1, 1, dtype=self.cores[0].dtype, device=self.cores[0].device)  # W[outputs, inputs, rank]
+        for G in self.cores:
+            r, m, n, s = G.shape
+            W = torch.einsum("MNr,rmns->MmNns", W, G).reshape(W.shape[0] * m, W.shape[1] * n, s)
+        return W[..., 0]
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, in_shape, out_shape, max_rank=None, eps: float | None = None):
+        r"""A TTLinear approximating ``linear``: TT-SVD (:func:`tt_svd`) of its weight with digits paired.
+
+        The weight :math:`(M, N)` is reshaped to :math:`(m_1, \dots, m_d, n_1, \dots, n_d)`, permuted to
+        :math:`(m_1, n_1, \dots, m_d, n_d)` and merged to :math:`(m_1 n_1, \dots, m_d n_d)`; its tensor
+        train, each core split back to :math:`(r_{k-1}, m_k, n_k, r_k)`, is the layer's. ``max_rank`` and
+        ``eps`` are :func:`tt_svd`'s (neither: exact). The bias is copied.
+
+        >>> linear = nn.Linear(12, 6)
+        >>> tt = TTLinear.from_linear(linear, (3, 4), (2, 3))
+        >>> bool(torch.allclose(tt.dense(), linear.weight, atol=1e-6))
+        True
+        """
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+        n, m, _ = _check_tt_shapes(in_shape, out_shape, 1)
+        if math.prod(n) != linear.in_features or math.prod(m) != linear.out_features:
+            raise ValueError(f"in_shape {tuple(n)} and out_shape {tuple(m)} must multiply to the layer's "
+                             f"({linear.in_features}, {linear.out_features}), got ({math.prod(n)}, {math.prod(m)})")
+        d = len(n)
+        W = linear.weight.detach().double().reshape(*m, *n)
+        W = W.permute([p for k in range(d) for p in (k, d + k)]).reshape([a * b for a, b in zip(m, n)])
+        cores = tt_svd(W, max_rank=max_rank, eps=eps)
+        layer = cls(n, m, [G.shape[-1] for G in cores[:-1]], bias=linear.bias is not None).to(linear.weight)
+        with torch.no_grad():
+            for core, G in zip(layer.cores, cores):
+                core.copy_(G.reshape(core.shape))
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias)
+        return layer
+
+    def extra_repr(self) -> str:
+        return f"in_shape={self.in_shape}, out_shape={self.out_shape}, ranks={self.ranks}, bias={self.bias is not None}"
+
+
 # --------------------------------------------------------------------------- 4. counting
 def count_params(module: nn.Module) -> int:
     """Parameters a module stores (weights and biases)."""
     return sum(p.numel() for p in module.parameters())
+
+
+def tt_params(in_shape, out_shape, ranks) -> int:
+    r"""Numbers a TT-matrix stores, :math:`\sum_k r_{k-1} m_k n_k r_k` (no bias); ``ranks`` as in :class:`TTLinear`.
+
+    Novikov et al.'s compression factor of a layer is :math:`MN` over this.
+
+    >>> tt_params((4, 7, 4, 7), (5, 5, 4, 3), 8), 784 * 300
+    (3592, 235200)
+    """
+    n, m, r = _check_tt_shapes(in_shape, out_shape, ranks)
+    return sum(r[k] * m[k] * n[k] * r[k + 1] for k in range(len(n)))
+
+
+def tt_macs(in_shape, out_shape, ranks) -> int:
+    r"""Multiply-accumulates of :class:`TTLinear`'s core-by-core forward, per example.
+
+    Core :math:`k` meets the :math:`m_1 \cdots m_{k-1}` output digits already made and the
+    :math:`n_{k+1} \cdots n_d` input digits still waiting:
+    :math:`\sum_k (\prod_{j<k} m_j)\, r_{k-1} n_k m_k r_k\, (\prod_{j>k} n_j)`.
+
+    At rank 8 this 784 -> 300 layer does more work than the dense one: a TT layer saves memory, not
+    necessarily time.
+
+    >>> tt_macs((4, 7, 4, 7), (5, 5, 4, 3), 8), 784 * 300
+    (540960, 235200)
+    """
+    n, m, r = _check_tt_shapes(in_shape, out_shape, ranks)
+    return sum(math.prod(m[:k]) * r[k] * n[k] * m[k] * r[k + 1] * math.prod(n[k + 1:]) for k in range(len(n)))
+
+
+def macs(module: nn.Module, input_shape) -> int:
+    r"""Multiply-accumulates of one example through ``module``: its Linear, Conv2d and :class:`TTLinear` layers.
+
+    A Linear costs in x out; a Conv2d :math:`C_\text{out} (C_\text{in}/g) k_h k_w` per output position
+    (so depthwise layers are cheap); a TTLinear :func:`tt_macs`. Runs one zero example of shape
+    ``input_shape`` (without the batch dimension) through the module with forward hooks.
+
+    >>> conv = nn.Conv2d(64, 64, 3, padding=1)
+    >>> macs(conv, (64, 8, 8)), macs(tucker_conv2d(conv, (16, 16), n_iter=0), (64, 8, 8))
+    (2359296, 278528)
+    """
+    counted = []
+
+    def hook(layer, inputs, output):
+        rows = output[0].numel() // output.shape[-1]  # a Linear applies to every row of its (one) example
+        if isinstance(layer, TTLinear):
+            counted.append(tt_macs(layer.in_shape, layer.out_shape, layer.ranks[1:-1]) * rows)
+        elif isinstance(layer, nn.Linear):
+            counted.append(layer.weight.numel() * rows)
+        else:
+            counted.append(layer.weight.numel() * output.shape[-1] * output.shape[-2])
+
+    hooks = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d, TTLinear))]
+    try:
+        with torch.no_grad():
+            p = next(module.parameters())
+            module(torch.zeros(1, *input_shape, dtype=p.dtype, device=p.device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return sum(counted)

@@ -30,7 +30,7 @@ import torch
 
 from lib.core.checks import check_int, check_real
 
-__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "tucker_to_tensor", "tucker_hosvd", "tucker_hooi"]
+__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "tucker_to_tensor", "tucker_hosvd", "tucker_hooi", "tt_to_tensor", "tt_svd"]
 
 
 # --------------------------------------------------------------------------- 0. vocabulary
@@ -329,3 +329,85 @@ def tucker_hooi(X, ranks, modes: Sequence[int] | None = None, n_iter: int = 50, 
         if errors[-2] - errors[-1] < tol:
             break
     return ((core, factors), errors) if return_errors else (core, factors)
+
+
+# --------------------------------------------------------------------------- 3. tensor train
+def tt_to_tensor(cores: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""The full tensor of a tensor train: :math:`\mathcal{X}_{i_1 \dots i_d} = G_1[i_1] G_2[i_2] \cdots G_d[i_d]`,
+    each :math:`G_k[i_k]` an :math:`r_{k-1} \times r_k` matrix (``cores[k]`` has shape
+    ``(r_{k-1}, n_k, r_k)``, :math:`r_0 = r_d = 1`), contracted core by core.
+
+    >>> cores = [torch.ones(1, 2, 3), torch.ones(3, 4, 1)]
+    >>> tt_to_tensor(cores)
+    tensor([[3., 3., 3., 3.],
+            [3., 3., 3., 3.]])
+    """
+    X = cores[0]
+    for G in cores[1:]:
+        X = torch.tensordot(X, G, dims=([-1], [0]))  # join on the shared rank index
+    return X.reshape([G.shape[1] for G in cores])
+
+
+def tt_svd(X, max_rank=None, eps: float | None = None) -> list[torch.Tensor]:
+    r"""Tensor-train decomposition by sequential truncated SVDs (TT-SVD, Oseledets 2011, Algorithm 1).
+
+    Split off one mode at a time: reshape what remains to :math:`(r_{k-1} n_k) \times (n_{k+1} \cdots n_d)`,
+    take its SVD, keep :math:`r_k` singular vectors as the core :math:`G_k` (reshaped to
+    :math:`r_{k-1} \times n_k \times r_k`) and carry :math:`\Sigma V^\top` on to the next mode. Each
+    truncation discards at most :math:`\delta = \varepsilon \lVert \mathcal{X} \rVert_F / \sqrt{d - 1}`
+    (the smallest :math:`r_k` whose discarded singular values have norm :math:`\le \delta`), and the errors
+    of the :math:`d - 1` steps add in squares, so
+
+    .. math:: \lVert \mathcal{X} - \hat{\mathcal{X}} \rVert_F \le \varepsilon \lVert \mathcal{X} \rVert_F .
+
+    With neither ``max_rank`` nor ``eps`` every singular value is kept and the train reproduces ``X``
+    exactly (to rounding).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        At least 2-D, shape :math:`(n_1, \dots, n_d)`.
+    max_rank : int or sequence of int, optional
+        A cap on every internal rank :math:`r_1, \dots, r_{d-1}` (an int), or one cap each (``d - 1`` ints),
+        each at least 1. With ``eps`` too, the smaller rank wins (and the bound may no longer hold).
+    eps : float, optional
+        The relative error allowed, in ``[0, 1)``.
+
+    Returns
+    -------
+    list of torch.Tensor
+        ``d`` cores, ``cores[k]`` of shape ``(r_k, n_{k+1}, r_{k+1})`` counting from 0, first and last rank 1.
+
+    References
+    ----------
+    I. V. Oseledets, "Tensor-Train Decomposition", SIAM J. Sci. Comput. 33(5), 2011.
+
+    Examples
+    --------
+    >>> X = torch.randn(4, 5, 6, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> [tuple(G.shape) for G in tt_svd(X, max_rank=3)]
+    [(1, 4, 3), (3, 5, 3), (3, 6, 3), (3, 7, 1)]
+    >>> cores = tt_svd(X, eps=0.3)
+    >>> float(torch.linalg.norm(X - tt_to_tensor(cores)) / torch.linalg.norm(X)) <= 0.3
+    True
+    """
+    X = as_tensor("X", X, min_ndim=2)
+    d = X.dim()
+    if max_rank is None or isinstance(max_rank, Integral):
+        max_rank = [max_rank] * (d - 1)
+    if not isinstance(max_rank, Sequence) or len(max_rank) != d - 1:
+        raise ValueError(f"max_rank must be None, an int or a sequence of {d - 1} ints (one per internal rank), "
+                         f"got {max_rank!r}")
+    caps = [None if c is None else check_int(f"max_rank[{k}]", c, 1) for k, c in enumerate(max_rank)]
+    eps = 0.0 if eps is None else check_real("eps", eps, 0, 1, hi_open=True)
+    delta = eps * float(torch.linalg.norm(X)) / math.sqrt(d - 1)  # what each of the d - 1 truncations may drop
+    cores, rest, r_prev = [], X, 1
+    for k in range(d - 1):
+        U, S, Vh = torch.linalg.svd(rest.reshape(r_prev * X.shape[k], -1), full_matrices=False)
+        tail = S.square().flip(0).cumsum(0).flip(0).sqrt()  # tail[r] = norm of S[r:], what rank r discards
+        rank = int((tail > delta).sum()) if delta > 0 else len(S)
+        rank = max(1, min(rank, caps[k] or rank))
+        cores.append(U[:, :rank].reshape(r_prev, X.shape[k], rank))
+        rest, r_prev = S[:rank, None] * Vh[:rank], rank
+    cores.append(rest.reshape(r_prev, X.shape[-1], 1))
+    return cores

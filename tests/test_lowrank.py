@@ -364,3 +364,147 @@ def test_cp_conv2d_float32_reflect_and_gradients():
 def test_cp_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- tensor train
+def tt_tensor(shape, rank, noise=0.05, seed=0):
+    g = gen(seed)
+    ranks = [1] + [rank] * (len(shape) - 1) + [1]
+    cores = [torch.randn(ranks[k], n, ranks[k + 1], generator=g, dtype=torch.float64) for k, n in enumerate(shape)]
+    X = lowrank.tt_to_tensor(cores)
+    E = torch.randn(*shape, generator=g, dtype=torch.float64)
+    return X + noise * E * torch.linalg.norm(X) / torch.linalg.norm(E)
+
+
+def test_tt_to_tensor_equals_tensorly_and_the_definition():
+    g = gen(15)
+    cores = [torch.randn(r0, n, r1, generator=g, dtype=torch.float64)
+             for r0, n, r1 in [(1, 3, 2), (2, 4, 3), (3, 5, 2), (2, 2, 1)]]
+    ours = lowrank.tt_to_tensor(cores)
+    assert np.allclose(ours.numpy(), tl.tt_to_tensor([G.numpy() for G in cores]), atol=1e-12)
+    i = (2, 1, 4, 0)
+    product = cores[0][:, i[0]] @ cores[1][:, i[1]] @ cores[2][:, i[2]] @ cores[3][:, i[3]]
+    assert torch.isclose(ours[i], product[0, 0])
+
+
+def test_tt_svd_full_rank_is_exact_with_boundary_ranks_one():
+    X = torch.randn(3, 4, 5, 2, generator=gen(16), dtype=torch.float64)
+    cores = lowrank.tt_svd(X)
+    assert cores[0].shape[0] == 1 and cores[-1].shape[-1] == 1 and all(G.dim() == 3 for G in cores)
+    assert [G.shape[1] for G in cores] == [3, 4, 5, 2]
+    assert torch.allclose(lowrank.tt_to_tensor(cores), X, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("eps", [0.05, 0.2, 0.5, 0.8])
+def test_tt_svd_eps_bound(eps, seed):
+    shape = [(6, 5, 4, 3), (4, 4, 4, 4, 2), (8, 9, 7)][seed % 3]
+    X = tt_tensor(shape, 3, noise=0.3, seed=seed) if seed % 2 else torch.randn(*shape, generator=gen(seed))
+    cores = lowrank.tt_svd(X, eps=eps)
+    error = rel(X, lowrank.tt_to_tensor(cores))
+    assert error <= eps + 1e-12
+    # and the bound is not slack by construction: one rank lower somewhere breaks the per-step threshold
+    d = X.dim()
+    for k, G in enumerate(cores[:-1]):
+        if G.shape[-1] > 1:
+            caps = [H.shape[-1] for H in cores[:-1]]
+            caps[k] -= 1
+            # the k-th truncation alone now discards more than eps/sqrt(d-1) of the norm
+            lower = lowrank.tt_svd(X, max_rank=caps)
+            assert rel(X, lowrank.tt_to_tensor(lower)) > eps / np.sqrt(d - 1) - 1e-12
+            break
+
+
+@pytest.mark.parametrize("shape, true_rank, rank", [((6, 7, 8, 5), 3, 3), ((6, 7, 8, 5), 4, 2), ((4, 4, 4, 4, 4), 3, 3)])
+def test_tt_svd_matches_tensorly(shape, true_rank, rank):
+    X = tt_tensor(shape, true_rank, noise=0.2, seed=17)
+    cores = lowrank.tt_svd(X, max_rank=rank)
+    assert [G.shape[-1] for G in cores[:-1]] == [min(rank, G.shape[0] * G.shape[1]) for G in cores[:-1]]
+    ours = rel(X, lowrank.tt_to_tensor(cores))
+    theirs = rel(X, torch.from_numpy(tl.tt_to_tensor(tl.decomposition.tensor_train(X.numpy(), rank=rank))))
+    print(f"TT {shape} rank {rank}: ours {ours:.5f}, tensorly {theirs:.5f}")
+    assert ours <= theirs * 1.02
+
+
+def test_tt_svd_error_falls_as_rank_rises():
+    X = torch.randn(5, 6, 7, 4, generator=gen(18), dtype=torch.float64)
+    errors = [rel(X, lowrank.tt_to_tensor(lowrank.tt_svd(X, max_rank=r))) for r in (1, 2, 4, 8, 16, 30)]
+    assert all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] < 1e-12
+
+
+# --------------------------------------------------------------------------- TTLinear
+def test_tt_linear_forward_dense_params_and_gradients():
+    layer = lowrank.TTLinear((4, 7, 4, 7), (5, 5, 4, 3), ranks=(3, 6, 4), seed=0).double()
+    x = torch.randn(6, 784, generator=gen(19), dtype=torch.float64)
+    with torch.no_grad():
+        layer.bias.copy_(torch.randn(300, generator=gen(20)))
+    W = layer.dense()
+    assert W.shape == (300, 784)
+    assert torch.allclose(layer(x), x @ W.T + layer.bias, atol=1e-12)
+    # the definition, one entry: W((i1,j1),...,(id,jd)) = G1[i1,j1] ... Gd[id,jd]
+    i, j = (4, 2, 3, 1), (3, 6, 0, 5)
+    entry = torch.eye(1, dtype=torch.float64)
+    for G, ik, jk in zip(layer.cores, i, j):
+        entry = entry @ G[:, ik, jk, :]
+    row, col = np.ravel_multi_index(i, (5, 5, 4, 3)), np.ravel_multi_index(j, (4, 7, 4, 7))
+    assert torch.isclose(W[row, col], entry[0, 0])
+    expected = 1 * 5 * 4 * 3 + 3 * 5 * 7 * 6 + 6 * 4 * 4 * 4 + 4 * 3 * 7 * 1
+    assert lowrank.tt_params((4, 7, 4, 7), (5, 5, 4, 3), (3, 6, 4)) == expected
+    assert lowrank.count_params(layer) == expected + 300
+    x3 = x.reshape(2, 3, 784)  # leading dimensions are kept, as nn.Linear does
+    assert torch.allclose(layer(x3), layer(x).reshape(2, 3, 300))
+    layer(x).square().sum().backward()
+    assert all(G.grad is not None and G.grad.abs().sum() > 0 for G in layer.cores) and layer.bias.grad is not None
+
+
+def test_tt_linear_init_is_seeded_and_kaiming_scaled():
+    a = lowrank.TTLinear((8, 8, 8), (4, 4, 4), 5, seed=1)
+    b = lowrank.TTLinear((8, 8, 8), (4, 4, 4), 5, seed=1)
+    assert all(torch.equal(x, y) for x, y in zip(a.cores, b.cores))
+    variances = [lowrank.TTLinear((8, 8, 8), (4, 4, 4), 5, seed=s).dense().var().item() for s in range(20)]
+    assert np.mean(variances) == pytest.approx(2 / 512, rel=0.2)
+    assert lowrank.TTLinear((8, 8, 8), (4, 4, 4), 5, bias=False).bias is None
+
+
+def test_tt_linear_from_linear():
+    torch.manual_seed(0)
+    linear = nn.Linear(60, 24).double()
+    x = torch.randn(5, 60, dtype=torch.float64)
+    exact = lowrank.TTLinear.from_linear(linear, (3, 4, 5), (2, 3, 4))
+    assert torch.allclose(exact(x), linear(x), atol=1e-10)
+    assert torch.allclose(exact.dense(), linear.weight, atol=1e-10)
+    small = lowrank.TTLinear.from_linear(linear, (3, 4, 5), (2, 3, 4), max_rank=3)
+    assert max(small.ranks) == 3 and lowrank.count_params(small) < lowrank.count_params(linear)
+    # its dense weight is TT-SVD of the paired-digit tensor, so the eps bound carries over
+    bounded = lowrank.TTLinear.from_linear(linear, (3, 4, 5), (2, 3, 4), eps=0.4)
+    assert rel(linear.weight.detach(), bounded.dense().detach()) <= 0.4
+    f32 = lowrank.TTLinear.from_linear(nn.Linear(12, 6), (3, 4), (2, 3))
+    assert f32.cores[0].dtype == torch.float32
+
+
+def test_macs_counts():
+    conv = nn.Conv2d(16, 32, 3, padding=1, stride=2)
+    assert lowrank.macs(conv, (16, 10, 10)) == 32 * 16 * 9 * 25
+    cp = lowrank.cp_conv2d(conv, 4, n_iter=2)  # 1x1 at 10x10, kx1 (stride 2 in h) at 5x10, 1xk at 5x5, 1x1 at 5x5
+    assert lowrank.macs(cp, (16, 10, 10)) == 16 * 4 * 100 + 4 * 3 * 50 + 4 * 3 * 25 + 4 * 32 * 25
+    assert lowrank.macs(lowrank.svd_linear(nn.Linear(50, 40), 5), (50,)) == 5 * 90
+    assert lowrank.macs(lowrank.TTLinear((4, 5), (2, 3), 2), (20,)) == lowrank.tt_macs((4, 5), (2, 3), 2)
+    assert lowrank.tt_macs((4, 5), (2, 3), 2) == 1 * 1 * 4 * 2 * 2 * 5 + 2 * 2 * 5 * 3 * 1 * 1
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: lowrank.tt_svd(torch.ones(3, 4, 5), max_rank=0), r"max_rank\[0\] must be an integer in \[1, inf\]"),
+    (lambda: lowrank.tt_svd(torch.ones(3, 4, 5), max_rank=(2, 2, 2)), r"max_rank must be None, an int or .* 2 ints"),
+    (lambda: lowrank.tt_svd(torch.ones(3, 4, 5), eps=1.0), r"eps must be in \[0, 1\)"),
+    (lambda: lowrank.tt_svd(torch.ones(3), eps=0.1), r"X must have at least 2 dimensions"),
+    (lambda: lowrank.TTLinear((4, 5), (2, 3, 4), 2), r"out_shape must be a sequence of 2 ints"),
+    (lambda: lowrank.TTLinear((20,), (6,), 2), r"in_shape must be a sequence of at least 2"),
+    (lambda: lowrank.TTLinear((4, 5), (2, 3), 9), r"ranks\[0\] must be an integer in \[1, 8\]"),
+    (lambda: lowrank.TTLinear((4, 5), (2, 3), (2, 2)), r"ranks must be an int or a sequence of 1"),
+    (lambda: lowrank.TTLinear((4, 0), (2, 3), 1), r"in_shape\[1\] must be an integer in \[1, inf\]"),
+    (lambda: lowrank.TTLinear.from_linear(nn.Linear(12, 6), (3, 5), (2, 3)), r"must multiply to the layer's"),
+    (lambda: lowrank.TTLinear.from_linear(nn.Linear(12, 6), (3, 4), (2, 3), max_rank=0), r"max_rank"),
+])
+def test_tt_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
