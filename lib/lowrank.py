@@ -41,12 +41,13 @@ from torch import nn
 
 from lib.core.checks import check_int, check_real
 from lib.tensors import as_tensor, cp_als, tt_svd, tucker_hooi, unfold
-from lib.tensors import (cp_to_tensor, fold, khatri_rao, mode_dot, tt_to_tensor, tucker_hosvd,  # noqa: F401
-                         tucker_to_tensor)
+from lib.tensors import (btd_als, btd_to_tensor, cp_to_tensor, fold, khatri_rao, mode_dot,  # noqa: F401
+                         tt_to_tensor, tucker_hosvd, tucker_to_tensor)
 
 __all__ = ["truncated_svd", "svd_linear", "svd_params", "svd_ratio", "energy_rank", "vbmf_rank", "tucker2_ranks",
            "cp_conv2d", "tucker_conv2d", "TTLinear", "count_params", "macs", "tt_params", "tt_macs",
-           "cp_als", "cp_to_tensor", "tucker_hosvd", "tucker_hooi", "tucker_to_tensor", "tt_svd", "tt_to_tensor"]
+           "cp_als", "cp_to_tensor", "tucker_hosvd", "tucker_hooi", "tucker_to_tensor", "tt_svd", "tt_to_tensor",
+           "btd_als", "btd_to_tensor"]
 
 
 # --------------------------------------------------------------------------- 1. SVD

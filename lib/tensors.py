@@ -30,7 +30,8 @@ import torch
 
 from lib.core.checks import check_int, check_real
 
-__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "tucker_to_tensor", "tucker_hosvd", "tucker_hooi", "tt_to_tensor", "tt_svd"]
+__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "btd_to_tensor", "btd_als",
+           "tucker_to_tensor", "tucker_hosvd", "tucker_hooi", "tt_to_tensor", "tt_svd"]
 
 
 # --------------------------------------------------------------------------- 0. vocabulary
@@ -411,3 +412,149 @@ def tt_svd(X, max_rank=None, eps: float | None = None) -> list[torch.Tensor]:
         rest, r_prev = S[:rank, None] * Vh[:rank], rank
     cores.append(rest.reshape(r_prev, X.shape[-1], 1))
     return cores
+
+
+# --------------------------------------------------------------------------- 4. block terms
+def _block_factors(cores: Sequence[torch.Tensor], factors: Sequence[torch.Tensor], b: int) -> list[torch.Tensor]:
+    """Block ``b``'s factors: its slice of each stacked factor (a mode not decomposed shares its factor)."""
+    out = []
+    for n, F in enumerate(factors):
+        r = cores[0].shape[n]
+        out.append(F[:, b * r:(b + 1) * r] if F.shape[1] == len(cores) * r else F)
+    return out
+
+
+def btd_to_tensor(btd) -> torch.Tensor:
+    r"""The full tensor of a block-term decomposition ``(cores, factors)``: a sum of Tucker terms,
+    :math:`\mathcal{X} = \sum_b \mathcal{G}_b \times_1 U^{(1)}_b \times_2 \dots \times_N U^{(N)}_b`.
+
+    ``factors[n]`` stacks the blocks' factors side by side, :math:`[U^{(n)}_1, \dots, U^{(n)}_B]`; a factor
+    with as many columns as one core has on that mode (a mode left out of :func:`btd_als`'s ``modes``)
+    is shared by every block. Equivalently, one Tucker decomposition whose core is block-diagonal.
+
+    >>> cores = [torch.ones(1, 1), 2 * torch.ones(1, 1)]
+    >>> factors = [torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])]
+    >>> btd_to_tensor((cores, factors))
+    tensor([[1., 0.],
+            [0., 2.]])
+    """
+    cores, factors = btd
+    return sum(tucker_to_tensor((G, _block_factors(cores, factors, b))) for b, G in enumerate(cores))
+
+
+def btd_als(X, n_blocks: int, block_ranks, modes: Sequence[int] | None = None, n_iter: int = 100, seed: int = 0,
+            tol: float = 1e-8, init: str = "svd", return_errors: bool = False):
+    r"""Block-term decomposition in rank-:math:`(L, M, N)` terms (De Lathauwer 2008), by alternating least squares.
+
+    A sum of ``n_blocks`` small Tucker terms, each with core shape ``block_ranks``:
+
+    .. math:: \mathcal{X} \approx \sum_{b=1}^{B} \mathcal{G}_b \times_1 U^{(1)}_b \times_2 U^{(2)}_b
+              \cdots \times_N U^{(N)}_b .
+
+    It lies between CP (blocks of rank :math:`(1, \dots, 1)`) and Tucker (one block). Stacking the blocks'
+    factors, :math:`U^{(n)} = [U^{(n)}_1, \dots, U^{(n)}_B]`, makes it one Tucker decomposition with a
+    block-diagonal core, and ALS alternates two exact least-squares steps:
+
+    * **a mode's stacked factor**, the others fixed: with :math:`\mathcal{M} = \mathcal{G} \times_{k \ne n}
+      U^{(k)}` (block-diagonal core :math:`\mathcal{G}`), :math:`X_{(n)} \approx U^{(n)} M_{(n)}` is linear,
+      :math:`U^{(n)} \leftarrow X_{(n)} M_{(n)}^{+}`. Each block's slice is then orthonormalised
+      (:math:`U^{(n)}_b = QR`, :math:`R` moved into :math:`\mathcal{G}_b`), which leaves the sum unchanged;
+    * **each block's core**, the rest fixed: it fits what the other blocks leave,
+      :math:`\mathcal{G}_b \leftarrow (\mathcal{X} - \sum_{c \ne b} \text{term}_c) \times_k U^{(k)\top}_b`.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        At least 2-D.
+    n_blocks : int
+        :math:`B \ge 1`.
+    block_ranks : int or sequence of int
+        One block's core size on each decomposed mode, each in ``[1, X.shape[mode]]``.
+    modes : sequence of int, optional
+        Modes to decompose (default: all); the others keep their full size in every core and share an
+        identity factor (on a Conv2d kernel, ``modes=(0, 1)`` gives a sum of Tucker-2 terms).
+    n_iter, seed, tol, return_errors
+        As in :func:`cp_als`.
+    init : {"svd", "random"}
+        ``"svd"``: mode :math:`n`'s leading left singular vectors dealt out to the blocks in turn (block
+        :math:`b` gets columns :math:`b r_n, \dots`), seeded Gaussian columns beyond the mode size;
+        ``"random"``: seeded Gaussian factors.
+
+    Returns
+    -------
+    (cores, factors) or ((cores, factors), errors)
+        ``cores``: a list of ``n_blocks`` tensors of shape ``block_ranks`` (full size on modes not
+        decomposed); ``factors[n]``: ``(X.shape[n], n_blocks * block_ranks[n])``, block :math:`b` in columns
+        :math:`[b r_n, (b + 1) r_n)` (identity on modes not decomposed). :func:`btd_to_tensor` reconstructs.
+
+    References
+    ----------
+    L. De Lathauwer, "Decompositions of a Higher-Order Tensor in Block Terms - Part II: Definitions and
+    Uniqueness", SIAM J. Matrix Anal. Appl. 30(3), 2008.
+    P. Wang, J. Cheng, "Accelerating Convolutional Neural Networks for Mobile Applications", ACM Multimedia 2016.
+
+    Examples
+    --------
+    >>> X = torch.randn(6, 6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    >>> (cores, factors), errors = btd_als(X, 2, (2, 2, 2), n_iter=20, return_errors=True)
+    >>> [tuple(G.shape) for G in cores], [tuple(F.shape) for F in factors]
+    ([(2, 2, 2), (2, 2, 2)], [(6, 4), (6, 4), (6, 4)])
+    >>> errors[-1] < errors[0]
+    True
+    """
+    X = as_tensor("X", X, min_ndim=2)
+    n_blocks = check_int("n_blocks", n_blocks, 1)
+    modes = _check_modes(modes, X.dim())
+    ranks = _check_ranks("block_ranks", block_ranks, X.shape, modes)
+    n_iter, tol = check_int("n_iter", n_iter, 1), check_real("tol", tol, 0)
+    if init not in ("svd", "random"):
+        raise ValueError(f"init must be one of ['svd', 'random'], got {init!r}")
+    g = torch.Generator().manual_seed(check_int("seed", seed))
+    core_shape, factors = list(X.shape), [torch.eye(n, dtype=X.dtype) for n in X.shape]
+    for n, r in zip(modes, ranks):
+        core_shape[n] = r
+        factors[n] = torch.randn(X.shape[n], n_blocks * r, generator=g, dtype=torch.float64).to(X.dtype)
+        if init == "svd":
+            U = _leading_left_singular_vectors(unfold(X, n), min(n_blocks * r, X.shape[n]))
+            factors[n][:, :U.shape[1]] = U
+    cores = [torch.zeros(core_shape, dtype=X.dtype) for _ in range(n_blocks)]
+
+    def orthonormalise(n):  # U_b = QR, R into the core: the same sum, better-conditioned factors
+        r = core_shape[n]
+        for b in range(n_blocks):
+            Q, R = torch.linalg.qr(factors[n][:, b * r:(b + 1) * r])
+            factors[n][:, b * r:(b + 1) * r] = Q
+            cores[b] = mode_dot(cores[b], R, n)
+
+    def fit_cores():
+        for b in range(n_blocks):
+            rest = X - sum(btd_to_tensor(([G], _block_factors(cores, factors, c))) for c, G in enumerate(cores)
+                           if c != b)
+            cores[b] = _project(rest, _block_factors(cores, factors, b))
+
+    for n in modes:
+        orthonormalise(n)
+    fit_cores()
+    errors = [_relative_error(X, btd_to_tensor((cores, factors)))]
+    for _ in range(n_iter):
+        for n in modes:
+            M = _block_diagonal(cores, modes)
+            for k, U in enumerate(factors):
+                if k != n:
+                    M = mode_dot(M, U, k)
+            factors[n] = unfold(X, n) @ torch.linalg.pinv(unfold(M, n))
+            orthonormalise(n)
+        fit_cores()
+        errors.append(_relative_error(X, btd_to_tensor((cores, factors))))
+        if errors[-2] - errors[-1] < tol:
+            break
+    return ((cores, factors), errors) if return_errors else (cores, factors)
+
+
+def _block_diagonal(cores: Sequence[torch.Tensor], modes: Sequence[int]) -> torch.Tensor:
+    """The cores placed along the diagonal of the decomposed ``modes`` (zeros elsewhere)."""
+    shape = [s * len(cores) if n in modes else s for n, s in enumerate(cores[0].shape)]
+    out = cores[0].new_zeros(shape)
+    for b, G in enumerate(cores):
+        out[tuple(slice(b * s, (b + 1) * s) if n in modes else slice(None) for n, s in enumerate(G.shape))] = G
+    return out

@@ -508,3 +508,66 @@ def test_macs_counts():
 def test_tt_validation(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- block terms
+def random_btd(shape, n_blocks, block_ranks, seed=0):
+    g = gen(seed)
+    cores = [torch.randn(*block_ranks, generator=g, dtype=torch.float64) for _ in range(n_blocks)]
+    factors = [torch.randn(n, n_blocks * r, generator=g, dtype=torch.float64) for n, r in zip(shape, block_ranks)]
+    return cores, factors
+
+
+def test_btd_to_tensor_is_a_sum_of_tucker_terms_and_a_block_diagonal_tucker():
+    cores, factors = random_btd((5, 6, 7), 3, (2, 1, 3), seed=21)
+    X = lowrank.btd_to_tensor((cores, factors))
+    terms = sum(tl.tucker_to_tensor((G.numpy(), [F[:, b * r:(b + 1) * r].numpy() for F, r in zip(factors, G.shape)]))
+                for b, G in enumerate(cores))
+    assert np.allclose(X.numpy(), terms, atol=1e-12)
+    block_diagonal = torch.zeros(6, 3, 9, dtype=torch.float64)
+    for b, G in enumerate(cores):
+        block_diagonal[2 * b:2 * b + 2, b:b + 1, 3 * b:3 * b + 3] = G
+    assert torch.allclose(X, lowrank.tucker_to_tensor((block_diagonal, factors)), atol=1e-12)
+
+
+def test_btd_als_recovers_an_exact_block_term_tensor():
+    X = lowrank.btd_to_tensor(random_btd((7, 8, 9), 3, (2, 2, 2), seed=22))
+    (cores, factors), errors = lowrank.btd_als(X, 3, (2, 2, 2), n_iter=500, tol=0, return_errors=True)
+    assert errors[-1] < 1e-8 and rel(X, lowrank.btd_to_tensor((cores, factors))) == pytest.approx(errors[-1], abs=1e-12)
+    assert all(b <= a + 1e-12 for a, b in zip(errors, errors[1:]))  # every step is an exact least-squares fit
+
+
+def test_btd_between_cp_and_tucker():
+    X = cp_tensor((8, 9, 10), 6, noise=0.2, seed=23)
+    one_block = rel(X, lowrank.btd_to_tensor(lowrank.btd_als(X, 1, (3, 3, 3), n_iter=200, tol=1e-12)))
+    tucker = rel(X, lowrank.tucker_to_tensor(lowrank.tucker_hooi(X, (3, 3, 3), n_iter=200, tol=1e-12)))
+    assert one_block == pytest.approx(tucker, rel=1e-6)
+    rank_one_blocks = rel(X, lowrank.btd_to_tensor(lowrank.btd_als(X, 4, 1, n_iter=300, tol=1e-12)))
+    cp = rel(X, lowrank.cp_to_tensor(lowrank.cp_als(X, 4, n_iter=300, tol=1e-12)))
+    assert rank_one_blocks == pytest.approx(cp, rel=1e-3)
+    print(f"BTD (8, 9, 10): 1 block {one_block:.5f} vs Tucker {tucker:.5f}; rank-1 blocks {rank_one_blocks:.5f} "
+          f"vs CP {cp:.5f}")
+
+
+def test_btd_tucker2_blocks_on_a_kernel():
+    K = torch.randn(16, 12, 3, 3, generator=gen(24), dtype=torch.float64)
+    (cores, factors), errors = lowrank.btd_als(K, 2, (3, 2), modes=(0, 1), n_iter=30, return_errors=True)
+    assert [G.shape for G in cores] == [(3, 2, 3, 3)] * 2
+    assert [F.shape for F in factors] == [(16, 6), (12, 4), (3, 3), (3, 3)]
+    assert torch.equal(factors[3], torch.eye(3, dtype=K.dtype))
+    assert errors[-1] < errors[0] and rel(K, lowrank.btd_to_tensor((cores, factors))) == pytest.approx(errors[-1])
+    a = lowrank.btd_als(K, 2, (3, 2), modes=(0, 1), n_iter=5, init="random", seed=3)
+    b = lowrank.btd_als(K, 2, (3, 2), modes=(0, 1), n_iter=5, init="random", seed=3)
+    assert all(torch.equal(x, y) for x, y in zip(a[1], b[1]))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: lowrank.btd_als(torch.ones(3, 4, 5), 0, 1), r"n_blocks must be an integer in \[1, inf\], got 0"),
+    (lambda: lowrank.btd_als(torch.ones(3, 4, 5), 2, (1, 2)), r"block_ranks must be an int or a sequence of 3"),
+    (lambda: lowrank.btd_als(torch.ones(3, 4, 5), 2, (1, 5, 1)), r"block_ranks\[1\] must be an integer in \[1, 4\]"),
+    (lambda: lowrank.btd_als(torch.ones(3, 4, 5), 2, 1, init="hosvd"), r"init must be one of"),
+    (lambda: lowrank.btd_als(torch.ones(3), 2, 1), r"X must have at least 2 dimensions"),
+])
+def test_btd_validation(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
