@@ -39,7 +39,7 @@ import torch
 from scipy.optimize import brentq, minimize_scalar
 from torch import nn
 
-from lib.core.checks import check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 from lib.tensors import as_tensor, cp_als, tt_svd, tucker_hooi, unfold
 from lib.tensors import (btd_als, btd_to_tensor, cp_to_tensor, fold, khatri_rao, mode_dot,  # noqa: F401
                          tt_to_tensor, tucker_hosvd, tucker_to_tensor)
@@ -251,8 +251,7 @@ def tucker2_ranks(weight, method: str = "vbmf", energy: float = 0.9) -> tuple[in
     """
     weight = as_tensor("weight", weight, ndim=4)
     check_real("energy", energy, 0, 1, lo_open=True)
-    if method not in ("vbmf", "energy"):
-        raise ValueError(f"method must be one of ['vbmf', 'energy'], got {method!r}")
+    check_choice("method", method, ("vbmf", "energy"))
     ranks = []
     for mode in (1, 0):
         M = unfold(weight.detach(), mode)

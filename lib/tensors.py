@@ -28,10 +28,10 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from lib.core.checks import check_int, check_real
+from lib.core.checks import check_choice, check_int, check_real
 
-__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "btd_to_tensor", "btd_als",
-           "tucker_to_tensor", "tucker_hosvd", "tucker_hooi", "tt_to_tensor", "tt_svd"]
+__all__ = ["as_tensor", "unfold", "fold", "mode_dot", "khatri_rao", "cp_to_tensor", "cp_als", "btd_to_tensor",
+           "btd_als", "tucker_to_tensor", "tucker_hosvd", "tucker_hooi", "tt_to_tensor", "tt_svd"]
 
 
 # --------------------------------------------------------------------------- 0. vocabulary
@@ -194,8 +194,7 @@ def cp_als(X, rank: int, n_iter: int = 100, seed: int = 0, tol: float = 1e-8, in
     rank = check_int("rank", rank, 1, math.prod(X.shape) // max(X.shape))
     n_iter, tol = check_int("n_iter", n_iter, 1), check_real("tol", tol, 0)
     ridge = check_real("ridge", ridge, 0)
-    if init not in ("svd", "random"):
-        raise ValueError(f"init must be one of ['svd', 'random'], got {init!r}")
+    check_choice("init", init, ("svd", "random"))
     g = torch.Generator().manual_seed(check_int("seed", seed))
     factors = [torch.randn(n, rank, generator=g, dtype=torch.float64).to(X.dtype) for n in X.shape]
     if init == "svd":
@@ -207,7 +206,8 @@ def cp_als(X, rank: int, n_iter: int = 100, seed: int = 0, tol: float = 1e-8, in
     for _ in range(n_iter):
         for mode in range(X.dim()):
             others = [A for k, A in enumerate(factors) if k != mode]
-            gram = math.prod(A.T @ A for A in others) + ridge  # element-wise product of R x R Grams * torch.eye(rank, dtype=X.dtype)
+            gram = math.prod(A.T @ A for A in others)  # the element-wise product of the R x R Grams
+            gram = gram + ridge * torch.eye(rank, dtype=X.dtype)
             A = unfold(X, mode) @ khatri_rao(others) @ torch.linalg.pinv(gram, hermitian=True)
             weights = torch.linalg.norm(A, dim=0)
             factors[mode] = A / torch.where(weights > 0, weights, 1)
@@ -507,8 +507,7 @@ def btd_als(X, n_blocks: int, block_ranks, modes: Sequence[int] | None = None, n
     modes = _check_modes(modes, X.dim())
     ranks = _check_ranks("block_ranks", block_ranks, X.shape, modes)
     n_iter, tol = check_int("n_iter", n_iter, 1), check_real("tol", tol, 0)
-    if init not in ("svd", "random"):
-        raise ValueError(f"init must be one of ['svd', 'random'], got {init!r}")
+    check_choice("init", init, ("svd", "random"))
     g = torch.Generator().manual_seed(check_int("seed", seed))
     core_shape, factors = list(X.shape), [torch.eye(n, dtype=X.dtype) for n in X.shape]
     for n, r in zip(modes, ranks):

@@ -319,6 +319,16 @@ def test_cp_als_is_seeded_and_recovers_an_exact_tensor():
     assert not torch.equal(a[1][0], c[1][0])
 
 
+def test_cp_ridge_is_a_tikhonov_term():
+    # on a matrix, one sweep from the SVD start solves A = X B (B^T B + mu I)^-1 with B^T B = I (and likewise
+    # for B), so every kept singular value is divided by 1 + mu
+    X = torch.randn(9, 7, generator=gen(25), dtype=torch.float64)
+    plain = lowrank.cp_to_tensor(lowrank.cp_als(X, 3, n_iter=1))
+    A, B = lowrank.truncated_svd(X, 3)
+    assert torch.allclose(plain, A @ B, atol=1e-12)
+    assert torch.allclose(lowrank.cp_to_tensor(lowrank.cp_als(X, 3, n_iter=1, ridge=0.5)), plain / 1.5, atol=1e-12)
+
+
 def test_cp_ridge_and_rank_above_mode_size():
     X = torch.randn(3, 4, 5, generator=gen(14), dtype=torch.float64)
     (_, factors), errors = lowrank.cp_als(X, 6, ridge=1e-6, return_errors=True)  # 6 > 3 and 4: svd init pads
@@ -415,7 +425,8 @@ def test_tt_svd_eps_bound(eps, seed):
             break
 
 
-@pytest.mark.parametrize("shape, true_rank, rank", [((6, 7, 8, 5), 3, 3), ((6, 7, 8, 5), 4, 2), ((4, 4, 4, 4, 4), 3, 3)])
+@pytest.mark.parametrize("shape, true_rank, rank",
+                         [((6, 7, 8, 5), 3, 3), ((6, 7, 8, 5), 4, 2), ((4, 4, 4, 4, 4), 3, 3)])
 def test_tt_svd_matches_tensorly(shape, true_rank, rank):
     X = tt_tensor(shape, true_rank, noise=0.2, seed=17)
     cores = lowrank.tt_svd(X, max_rank=rank)
