@@ -115,7 +115,8 @@ def svd_linear(linear: nn.Linear, rank: int) -> nn.Sequential:
     A, B = truncated_svd(W.double(), rank)
     first = nn.Linear(linear.in_features, rank, bias=False)
     second = nn.Linear(rank, linear.out_features, bias=linear.bias is not None)
-    first.to(W), second.to(W)
+    first.to(W)
+    second.to(W)
     with torch.no_grad():
         first.weight.copy_(B)
         second.weight.copy_(A)
