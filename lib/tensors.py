@@ -299,13 +299,25 @@ def tucker_hooi(X, ranks, modes: Sequence[int] | None = None, n_iter: int = 50, 
     Starting from :func:`tucker_hosvd`, each sweep updates one factor at a time with the others fixed:
     project :math:`\mathcal{X}` on the other factors, :math:`\mathcal{Y} = \mathcal{X} \times_{k \ne n}
     U_k^\top`, and take the leading left singular vectors of :math:`Y_{(n)}`. With orthonormal factors
-    the error is :math:`\lVert \mathcal{X} \rVert^2 - \lVert \mathcal{G} \rVert^2`, so each step (which
-    maximises :math:`\lVert \mathcal{G} \rVert`) can only lower it. Stops after ``n_iter`` sweeps or when
-    the relative error improves by less than ``tol``.
+    the squared error is :math:`\lVert \mathcal{X} \rVert^2 - \lVert \mathcal{G} \rVert^2`, so each step
+    (which maximises :math:`\lVert \mathcal{G} \rVert` over one factor) can only lower it.
 
-    Parameters are those of :func:`tucker_hosvd`; ``return_errors=True`` also returns the relative error
-    :math:`\lVert \mathcal{X} - \hat{\mathcal{X}} \rVert_F / \lVert \mathcal{X} \rVert_F` after the
-    HOSVD start and after each sweep.
+    Parameters
+    ----------
+    X, ranks, modes
+        As in :func:`tucker_hosvd`.
+    n_iter : int
+        Maximum number of sweeps (0: the HOSVD itself).
+    tol : float
+        Stop when a sweep lowers the relative error by less than ``tol``.
+    return_errors : bool
+        Also return the relative error :math:`\lVert \mathcal{X} - \hat{\mathcal{X}} \rVert_F /
+        \lVert \mathcal{X} \rVert_F` after the HOSVD start and after each sweep.
+
+    Returns
+    -------
+    (core, factors) or ((core, factors), errors)
+        As in :func:`tucker_hosvd`.
 
     Examples
     --------
