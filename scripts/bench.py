@@ -238,6 +238,32 @@ def bench_structured() -> dict:
             "csr_fc1": sparse, "csr_crossover_sparsity": crossover, "threads": 1}
 
 
+def bench_low_rank() -> dict:
+    """Low-rank decompositions (issue 13): SVD of LeNet-300-100 (rank chosen on validation), CP and Tucker on the
+    BatchNorm VGG (MAC ratio, error after fine-tuning, speed-up at batch 1 and 256, 1 thread), a TT layer on MNIST,
+    each beside the papers' figures. Cached by configuration; latencies measured afresh."""
+    import torch
+
+    from lib.experiments import low_rank
+
+    torch.set_num_threads(1)
+    svd = low_rank.svd_search()
+    svd_lat = low_rank.svd_latency()
+    vgg = {m: low_rank.decompose_vgg(m) for m in ("cp", "tucker-vbmf")}
+    nets = {"dense": low_rank.vgg()[0], "cp": low_rank.vgg_nets("cp")[1], "tucker-vbmf": low_rank.vgg_nets("tucker-vbmf")[1]}
+    lat = low_rank.vgg_latency(nets)
+    tt = low_rank.tt_lenet()
+    return {"svd": {k: svd[k] for k in ("factor", "ranks", "params", "dense_params", "compression", "passed",
+                                        "dense_test", "test_before", "test_after")},
+            "svd_speedup": {b: t["dense"] / t["svd"] for b, t in svd_lat.items()},
+            "vgg_dense_test": low_rank.vgg_dense_errors()["test"],
+            "vgg": {m: {"ranks": r["ranks"], "mac_ratio": r["mac_ratio"], "param_ratio": r["param_ratio"],
+                        "test_after": r["test_after"], "speedup": {b: lat[b]["dense"] / lat[b][m] for b in lat}}
+                    for m, r in vgg.items()},
+            "tt": {k: tt[k] for k in ("rank", "fc1_compression", "network_compression", "dense_test", "test_after")},
+            "paper": low_rank.PAPERS, "threads": 1}
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -248,6 +274,7 @@ def main() -> None:
              ("deep_compression", "Deep Compression on MNIST (cached by config)", bench_deep_compression),
              ("structured", "Network Slimming and sparse kernels (cached training; timings fresh)", bench_structured),
              ("int8", "int8 (PyTorch's quantised kernels) against float32 (timings fresh)", bench_int8),
+             ("low_rank", "SVD, CP, Tucker and TT on MNIST (cached by config; timings fresh)", bench_low_rank),
              ("pages", "pages and sliders in Chromium", bench_pages)]
     for key, label, fn in steps:
         print(f"bench: {label} ...", flush=True)
@@ -292,6 +319,20 @@ def main() -> None:
               f"latency {r['float32']['batch1_ms']:.3f} -> {r['int8']['batch1_ms']:.3f} ms at batch 1 "
               f"({r['speedup'][1]:.2f}x), {r['float32']['batch256_ms']:.2f} -> {r['int8']['batch256_ms']:.2f} ms "
               f"at batch 256 ({r['speedup'][256]:.2f}x), 1 thread")
+    lr = results["low_rank"]
+    sv = lr["svd"]
+    print(f"\nSVD LeNet-300-100 (c = {sv['factor']:g}, ranks {sv['ranks']}, chosen on validation): {sv['compression']:.1f}x "
+          f"fewer parameters, test error {100 * sv['dense_test']:.2f}% -> {100 * sv['test_after']:.2f}%; speed-up "
+          f"{lr['svd_speedup'][1]:.2f}x (batch 1) / {lr['svd_speedup'][256]:.2f}x (batch 256)")
+    for m, r in lr["vgg"].items():
+        print(f"{m} VGG conv2+conv3 {r['ranks']}: {r['mac_ratio']:.1f}x fewer MACs, test error "
+              f"{100 * lr['vgg_dense_test']:.2f}% -> {100 * r['test_after']:.2f}%, speed-up {r['speedup'][1]:.2f}x (batch 1) / "
+              f"{r['speedup'][256]:.2f}x (batch 256), 1 thread")
+    tt = lr["tt"]
+    print(f"TT fc1 (rank {tt['rank']}): fc1 {tt['fc1_compression']:.0f}x, network {tt['network_compression']:.1f}x, test error "
+          f"{100 * tt['dense_test']:.2f}% -> {100 * tt['test_after']:.2f}%")
+    print("papers: Lebedev 2015 8.5x CPU speed-up at ~1 point (char CNN); Kim 2016 AlexNet 5.46x smaller, 2.72x faster "
+          "(Galaxy S6; not verified here); Novikov 2015 FC layer up to 200,000x, network up to 7x")
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
