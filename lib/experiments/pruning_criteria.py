@@ -35,28 +35,45 @@ def _mnist() -> Split:
     return load_data(TrainConfig(**slimming_config()["baseline"]))
 
 
-def _remove_by(criterion: str, removed: float) -> dict:
+def _scored(criterion: str) -> tuple[nn.Module, list[str], dict]:
+    """The network a criterion prunes, its convolutions, and every convolution's channel scores."""
     baseline, slim = slimming_nets()
     data = _mnist()
     X, y = data.X_train[:CALIBRATION], data.y_train[:CALIBRATION]
     net = slim if criterion == "slim" else baseline
     crit = "bn_gamma" if criterion == "slim" else criterion
     convs = [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d)]
-    scores = {n: channels.channel_scores(net, n, crit, X=X, y=y, seed=0) for n in convs}
+    return net, convs, {n: channels.channel_scores(net, n, crit, X=X, y=y, seed=0) for n in convs}
+
+
+def _conv2_bars(scores: torch.Tensor, keep: torch.Tensor) -> dict:
+    """conv2's scores sorted, split into the kept and the removed channels (divided by the largest)."""
+    order = torch.argsort(scores)
+    kept = torch.isin(order, keep)
+    return {"score_kept": torch.where(kept, scores[order], 0.0) / scores.abs().max(),
+            "score_removed": torch.where(~kept, scores[order], 0.0) / scores.abs().max(),
+            "rank": list(range(len(scores)))}
+
+
+def _remove_by(criterion: str, removed: float) -> dict:
+    net, convs, scores = _scored(criterion)
+    data = _mnist()
     plan = channels.channel_plan(net, scores, removed, scope="layer")
     small = channels.remove_channels(net, plan, (1, 28, 28))
     before = error_rate(small, data.X_val, data.y_val)
     after = error_rate(channels.recalibrate_batchnorm(small, data.X_train[:2 * CALIBRATION]), data.X_val, data.y_val)
-    s = scores[convs[1]]
-    order = torch.argsort(s)
-    kept = torch.isin(order, plan[convs[1]])
-    return {"error": before, "error_recal": after,
-            "score_kept": torch.where(kept, s[order], 0.0) / s.abs().max(),
-            "score_removed": torch.where(~kept, s[order], 0.0) / s.abs().max(),
-            "rank": list(range(len(s)))}
+    return {"error": before, "error_recal": after, **_conv2_bars(scores[convs[1]], plan[convs[1]])}
 
 
 _remove_by_memo = cache.memo(_remove_by, name="criteria-remove-by")
+
+
+def _scores(criterion: str) -> dict:
+    _, convs, scores = _scored(criterion)
+    return _conv2_bars(scores[convs[1]], torch.arange(len(scores[convs[1]])))
+
+
+_scores_memo = cache.memo(_scores, name="criteria-scores")
 
 
 def remove_by(criterion: str, removed: float) -> dict:
@@ -71,6 +88,10 @@ def remove_by(criterion: str, removed: float) -> dict:
     """
     check_choice("criterion", criterion, CRITERIA)
     removed = check_real("removed", removed, 0.0, 1.0, hi_open=True)
+    if removed == 0 and criterion not in ("l1", "slim"):
+        # Removing nothing leaves the same network whatever the criterion: reuse its errors (computed
+        # once, under "l1"), and only score conv2's channels afresh for the bars.
+        return {**_remove_by_memo(criterion="l1", removed=0.0), **_scores_memo(criterion=criterion)}
     return _remove_by_memo(criterion=criterion, removed=removed)
 
 

@@ -91,9 +91,13 @@ def granularity_point(granularity: str, amount: float) -> dict:
     """
     check_choice("granularity", granularity, structured.GRANULARITIES)
     amount = check_real("amount", amount, 0.0, 1.0, hi_open=True)
-    r = dict(_trained_memo(granularity=granularity, amount=amount))
+    # Removing nothing gives one network whatever the unit: fine-tune it once, count its groups per unit.
+    r = dict(_trained_memo(granularity=granularity if amount > 0 else "weight", amount=amount))
     dense = train_cached(dense_config("lenet5"))[0].eval()
     net, mods = pruned(granularity, amount)
+    if amount == 0:
+        r["indices"] = 0 if granularity == "filter" else sum(
+            int((structured.group_norms(mods[n].weight.detach(), granularity) > 0).sum()) for n in CONVS)
     if granularity == "filter":
         net = channels.remove_channels(net, filter_plan(mods), (1, 28, 28))
     x1 = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(0))
