@@ -509,5 +509,5 @@ def recalibrate_batchnorm(net: nn.Module, X: torch.Tensor, batch_size: int = 500
 
 
 def batchnorm_scales(net: nn.Module) -> list[float]:
-    """Every BatchNorm scale :math:`|\gamma|` of ``net``, in module order (for a histogram)."""
+    r"""Every BatchNorm scale :math:`|\gamma|` of ``net``, in module order (for a histogram)."""
     return torch.cat([m.weight.detach().abs() for m in net.modules() if isinstance(m, _BATCHNORMS)]).tolist()
