@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from lib import lowrank
-from lib.core import cache
+from lib.core import cache, config
 from lib.core.checks import check_choice, check_int, check_real
 from lib.workbench.data import Split
 from lib.workbench.measure import count_macs, count_params, latency
@@ -196,6 +196,16 @@ def factor_ranks(factor: float) -> dict[str, int]:
     return {"fc1": max(1, int(300 * 784 / (factor * 1084))), "fc2": max(1, int(100 * 300 / (factor * 400)))}
 
 
+def _pinned(fn):
+    """Run ``fn`` on the book's thread count (:func:`lib.core.config.default_threads`), whatever the caller's:
+    a fine-tuning's floating-point sums, and so its result, depend on the number of threads."""
+    @functools.wraps(fn)
+    def run(**kwargs):
+        with config.threads(config.default_threads()):
+            return fn(**kwargs)
+    return run
+
+
 def _svd_search(factors: list, finetune_epochs: int, lr: float, seed: int) -> dict:
     net, data = lenet()
     dense_val = error_rate(net, data.X_val, data.y_val)
@@ -229,7 +239,7 @@ def _svd_search(factors: list, finetune_epochs: int, lr: float, seed: int) -> di
     return {"result": result, "state": states[chosen]}
 
 
-_svd_search_memo = cache.memo(_svd_search, name="low-rank-svd-search", store="torch")
+_svd_search_memo = cache.memo(_pinned(_svd_search), name="low-rank-svd-search", store="torch")
 
 
 def _svd_kwargs(factors, finetune_epochs, lr, seed) -> dict:
@@ -414,7 +424,7 @@ def _decompose_vgg(method: str, energy: float, cp_fraction: float, steps: int, b
     return {"result": result, "state": small.state_dict()}
 
 
-_decompose_vgg_memo = cache.memo(_decompose_vgg, name="low-rank-vgg", store="torch")
+_decompose_vgg_memo = cache.memo(_pinned(_decompose_vgg), name="low-rank-vgg", store="torch")
 
 _METHODS = ("cp", "tucker-vbmf", "tucker-energy")
 
@@ -574,7 +584,7 @@ def _tt_lenet(ranks: list, finetune_epochs: int, lr: float, seed: int) -> dict:
             "test_after": error_rate(best, data.X_test, data.y_test)}
 
 
-_tt_lenet_memo = cache.memo(_tt_lenet, name="low-rank-tt-lenet")
+_tt_lenet_memo = cache.memo(_pinned(_tt_lenet), name="low-rank-tt-lenet")
 
 
 def tt_lenet(ranks=TT_RANKS, finetune_epochs: int = 2, lr: float = 0.03, seed: int = 0) -> dict:
@@ -693,10 +703,9 @@ def svd_factor_point(factor: float) -> dict:
     """One candidate of :func:`svd_search` (defaults) for a slider: its ranks, parameters, compression and
     validation errors before and after fine-tuning, the dense validation error, and fc1's and fc2's singular
     values with the ranks kept (for bars with a mark)."""
+    check_choice("factor", factor, list(FACTORS))
     result = svd_search()
     rows = [p for p in result["search"] if p["factor"] == factor]
-    if not rows:
-        raise ValueError(f"factor must be one of {[p['factor'] for p in result['search']]}, got {factor!r}")
     s = spectra()
     row = rows[0]
     return {**{k: row[k] for k in ("params", "compression", "val_before", "val_after")},
@@ -706,10 +715,9 @@ def svd_factor_point(factor: float) -> dict:
 
 def tt_point(rank: int) -> dict:
     """One TT-rank of :func:`tt_lenet` (defaults) for a slider: its row, plus the dense validation error."""
+    check_choice("rank", rank, list(TT_RANKS))
     result = tt_lenet()
     rows = [r for r in result["rows"] if r["rank"] == rank]
-    if not rows:
-        raise ValueError(f"rank must be one of {[r['rank'] for r in result['rows']]}, got {rank!r}")
     return {**rows[0], "dense_val": result["dense_val"]}
 
 
