@@ -264,6 +264,16 @@ def bench_low_rank() -> dict:
             "paper": low_rank.PAPERS, "threads": 1}
 
 
+def bench_fast_convolution() -> dict:
+    """FFT against direct convolution (crossover kernel size) and Winograd's counts, errors and times (1 thread)."""
+    import torch
+
+    from lib.experiments import fast_convolution
+
+    torch.set_num_threads(1)
+    return fast_convolution.bench()
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -275,6 +285,7 @@ def main() -> None:
              ("structured", "Network Slimming and sparse kernels (cached training; timings fresh)", bench_structured),
              ("int8", "int8 (PyTorch's quantised kernels) against float32 (timings fresh)", bench_int8),
              ("low_rank", "SVD, CP, Tucker and TT on MNIST (cached by config; timings fresh)", bench_low_rank),
+             ("fast_convolution", "FFT and Winograd convolution (timings fresh)", bench_fast_convolution),
              ("pages", "pages and sliders in Chromium", bench_pages)]
     for key, label, fn in steps:
         print(f"bench: {label} ...", flush=True)
@@ -333,6 +344,14 @@ def main() -> None:
           f"{100 * tt['dense_test']:.2f}% -> {100 * tt['test_after']:.2f}%")
     print("papers: Lebedev 2015 8.5x CPU speed-up at ~1 point (char CNN); Kim 2016 AlexNet 5.46x smaller, 2.72x faster "
           "(Galaxy S6; not verified here); Novikov 2015 FC layer up to 200,000x, network up to 7x")
+    fc = results["fast_convolution"]
+    print(f"\nFFT convolution beats conv2d from kernel {fc['fft_crossover_kernel']} (16 channels, 32x32, batch 8); "
+          f"FFT / direct time at 3x3: {fc['fft_over_direct_time_k3']:.1f}x")
+    for m in (2, 4):
+        print(f"Winograd F({m}x{m},3x3): {fc[f'winograd_F{m}x{m}_3x3_mult_reduction']:.2f}x fewer multiplications, "
+              f"relative error float32 {fc[f'winograd_F{m}x{m}_3x3_float32_rel_error']:.1e}, float16 "
+              f"{fc[f'winograd_F{m}x{m}_3x3_float16_rel_error']:.1e} (direct float16: {fc['direct_3x3_float16_rel_error']:.1e}); "
+              f"time / conv2d {fc[f'winograd_m{m}_over_conv2d_time']:.1f}x")
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
