@@ -274,6 +274,17 @@ def bench_fast_convolution() -> dict:
     return fast_convolution.bench()
 
 
+def bench_structured_matrices() -> dict:
+    """Circulant, Fastfood and ACDC layers: MNIST error and parameters beside dense (cached training), and the
+    width from which each is faster than a dense layer (timings fresh, 1 thread)."""
+    import torch
+
+    from lib.experiments import structured_matrices
+
+    torch.set_num_threads(1)
+    return structured_matrices.bench()
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -286,6 +297,8 @@ def main() -> None:
              ("int8", "int8 (PyTorch's quantised kernels) against float32 (timings fresh)", bench_int8),
              ("low_rank", "SVD, CP, Tucker and TT on MNIST (cached by config; timings fresh)", bench_low_rank),
              ("fast_convolution", "FFT and Winograd convolution (timings fresh)", bench_fast_convolution),
+             ("structured_matrices", "circulant, Fastfood and ACDC layers (cached training; timings fresh)",
+              bench_structured_matrices),
              ("pages", "pages and sliders in Chromium", bench_pages)]
     for key, label, fn in steps:
         print(f"bench: {label} ...", flush=True)
@@ -352,6 +365,12 @@ def main() -> None:
               f"relative error float32 {fc[f'winograd_F{m}x{m}_3x3_float32_rel_error']:.1e}, float16 "
               f"{fc[f'winograd_F{m}x{m}_3x3_float16_rel_error']:.1e} (direct float16: {fc['direct_3x3_float16_rel_error']:.1e}); "
               f"time / conv2d {fc[f'winograd_m{m}_over_conv2d_time']:.1f}x")
+    sm = results["structured_matrices"]
+    for kind, r in sm["mnist"].items():
+        print(f"structured layer {kind:<12} test error {100 * r['test_error']:.2f}%, {r['layer_params']:,} layer parameters, "
+              f"{r['params']:,} in the network")
+    for b, widths in sm["crossover_width"].items():
+        print(f"batch {b}: faster than dense from width " + ", ".join(f"{k} {w}" for k, w in widths.items()))
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
