@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,30 @@ def test_each_computation_logs_its_own_seconds(tmp_path, monkeypatch):
     assert len(lines) == 2 and set(by_name) == {"test-inner", "test-outer"}
     assert by_name["test-outer"]["seconds"] >= 0.3 - 0.01
     assert 0.1 - 0.01 <= by_name["test-outer"]["own"] < by_name["test-outer"]["seconds"] - 0.15
+
+
+def _hold_entry(path, held):
+    """Another process's computation of ``path``: it holds the entry's lock for 0.4 s."""
+    cache.get_or_compute(path, lambda tmp: (held.set(), time.sleep(0.4), tmp.write_text("1")))
+
+
+def test_waiting_for_another_process_is_not_own_time(tmp_path, monkeypatch):
+    """A computation that waits for an entry another process is computing is not charged the wait
+    as its own time (only the seconds it spent working)."""
+    import json
+    import multiprocessing
+
+    monkeypatch.setenv("FC_CACHE", str(tmp_path))
+    inner = cache.memo(lambda n: n, name="test-held")
+    path = inner.cache_path(n=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ctx = multiprocessing.get_context("fork")
+    held = ctx.Event()
+    other = ctx.Process(target=_hold_entry, args=(path, held))
+    other.start()
+    held.wait(30)
+    outer = cache.memo(lambda n: inner(n=n) + 1, name="test-waiter")
+    assert outer(n=1) == 2
+    other.join(30)
+    lines = {Path(d["path"]).parent.name: d for d in map(json.loads, (tmp_path / "timings.jsonl").read_text().splitlines())}
+    assert lines["test-waiter"]["seconds"] >= 0.2 and lines["test-waiter"]["own"] < 0.15

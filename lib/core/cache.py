@@ -34,6 +34,7 @@ import inspect
 import json
 import math
 import os
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -258,8 +259,14 @@ class _Locked:
         self.fh.close()
 
 
-#: Seconds spent in the computations now running in this process, innermost last (see :func:`_log_time`).
-_running: list[float] = []
+#: Per thread, the seconds spent inside each computation now running, innermost last (see :func:`_log_time`).
+_local = threading.local()
+
+
+def _running() -> list[float]:
+    if not hasattr(_local, "running"):
+        _local.running = []
+    return _local.running
 
 
 def _log_time(path: Path, seconds: float, own: float) -> None:
@@ -277,24 +284,27 @@ def get_or_compute(path: Path, compute: Callable[[Path], None]) -> Path:
 
     ``compute`` writes a temporary file that replaces ``path`` atomically; a
     second process asking for the same ``path`` meanwhile waits for the first.
-    What each computation cost is logged (:func:`_log_time`).
+    What each computation cost is logged (:func:`_log_time`); a computation that waits here, for
+    its own work or for another process's, is charged none of that wait as its own time.
     """
     if path.exists():
         return path
-    with _Locked(path):
-        if not path.exists():
-            tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-            start = time.perf_counter()
-            _running.append(0.0)
-            try:
-                compute(tmp)
-            finally:
-                inner = _running.pop()
+    start = time.perf_counter()
+    try:
+        with _Locked(path):
+            if not path.exists():
+                tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+                _running().append(0.0)
+                try:
+                    compute(tmp)
+                finally:
+                    inner = _running().pop()
                 seconds = time.perf_counter() - start
-                if _running:
-                    _running[-1] += seconds
-            tmp.replace(path)
-            _log_time(path, seconds, seconds - inner)
+                tmp.replace(path)
+                _log_time(path, seconds, seconds - inner)
+    finally:
+        if _running():  # the caller's own time excludes this call, computed or waited for
+            _running()[-1] += time.perf_counter() - start
     return path
 
 
