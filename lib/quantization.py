@@ -14,7 +14,8 @@ Two families, as in the book:
 Integer arithmetic can then do the work (the grid is the same for every weight).
 :func:`linear_quantize`, :func:`dequantize` and :func:`fake_quantize` compute exactly what
 PyTorch's ``torch.fake_quantize_per_tensor_affine`` and ``..._per_channel_affine`` compute,
-bit for bit, ties included (see :func:`linear_quantize` for the one subtlety), and
+bit for bit, ties included (see :func:`linear_quantize` for the one subtlety; the one
+difference, :math:`+\infty` per channel, is in :func:`fake_quantize_per_channel`), and
 :func:`qparams` chooses :math:`s` and :math:`z` as ``torch.ao.quantization``'s
 ``MinMaxObserver`` does, or by a percentile or the least squared error.
 
@@ -59,11 +60,18 @@ EPS = float(torch.finfo(torch.float32).eps)
 
 
 # --------------------------------------------------------------------------- argument checks
-def _check_tensor(name: str, x) -> torch.Tensor:
+def _check_tensor(name: str, x, *, rounding: bool = False) -> torch.Tensor:
+    """A float32/float64 tensor. ``rounding=True`` (the quantisers themselves) accepts, as PyTorch's
+    ops do, an empty tensor and infinite values (clamped to the grid's ends); NaN is always refused.
+    Range estimation (``rounding=False``) needs at least one finite entry and no infinity."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"{name} must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if rounding:
+        if bool(torch.isnan(x).any()):
+            raise ValueError(f"{name} must not contain nan")
+        return x
     if x.numel() == 0:
         raise ValueError(f"{name} must have at least one entry, got shape {tuple(x.shape)}")
     if not bool(torch.isfinite(x).all()):
@@ -148,7 +156,7 @@ def linear_quantize(x: torch.Tensor, scale: float, zero_point: int, quant_min: i
     >>> linear_quantize(torch.tensor([2.25]), 0.3, 0, 0, 15)
     tensor([8])
     """
-    _check_tensor("x", x)
+    _check_tensor("x", x, rounding=True)
     s = _check_scale(scale)
     lo, hi = _check_range(quant_min, quant_max, zero_point)
     inv = torch.tensor(1.0, dtype=torch.float32) / torch.tensor(s, dtype=torch.float32)  # 1.0f / scale
@@ -173,23 +181,26 @@ class _FakeQuantize(torch.autograd.Function):
     r"""Quantise and dequantise in one step, with the straight-through gradient.
 
     The forward pass is PyTorch's kernel: :math:`\hat x = (\operatorname{clamp}(q, q_\min, q_\max) - z)\,s`
-    with the product in float32. The backward pass passes the gradient through unchanged where
+    with the product in float32 for one scale per tensor, and in the input's precision (float64
+    for a float64 input) for one scale per channel, as PyTorch's two kernels do. The backward pass passes the gradient through unchanged where
     :math:`q_\min \le q \le q_\max` and blocks it where the value was clipped: the
     straight-through estimator (Bengio et al. 2013) as PyTorch implements it.
     """
 
     @staticmethod
-    def forward(ctx, x, scale, inv_scale, zero_point, quant_min, quant_max):
+    def forward(ctx, x, scale, inv_scale, zero_point, quant_min, quant_max, per_channel=False):
         q = _quantize_float(x, inv_scale, zero_point)
         inside = (q >= quant_min) & (q <= quant_max)
         ctx.save_for_backward(inside)
-        zp = zero_point.to(x.dtype)
-        return ((q.clamp(quant_min, quant_max) - zp).to(torch.float32) * scale).to(x.dtype)
+        steps = q.clamp(quant_min, quant_max) - zero_point.to(x.dtype)
+        if per_channel:  # PyTorch's per-channel kernel multiplies in the input's precision
+            return steps * scale.to(x.dtype)
+        return (steps.to(torch.float32) * scale).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (inside,) = ctx.saved_tensors
-        return grad * inside, None, None, None, None, None
+        return grad * inside, None, None, None, None, None, None
 
 
 def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, quant_min: int, quant_max: int) -> torch.Tensor:
@@ -197,13 +208,16 @@ def fake_quantize(x: torch.Tensor, scale: float, zero_point: int, quant_min: int
 
     Equal, bit for bit, to ``torch.fake_quantize_per_tensor_affine(x, scale, zero_point, quant_min,
     quant_max)``, including its gradient (1 inside the range, 0 where ``x`` was clipped), so it can
-    stand in for it in quantisation-aware training. Stricter than PyTorch about its arguments:
-    ``scale`` must be positive and ``quant_min < quant_max``.
+    stand in for it in quantisation-aware training. Like PyTorch's op it returns an empty tensor
+    empty and clamps :math:`\pm\infty` to the grid's ends (gradient 0 there), and a float64
+    input gives float64 values rounded to float32's precision, as PyTorch's per-tensor kernel
+    does. Stricter than PyTorch about its arguments: ``scale`` must be positive,
+    ``quant_min < quant_max``, and NaN is refused (PyTorch maps it to :math:`q_\min`).
 
     >>> fake_quantize(torch.tensor([0.12, 0.26, 5.0]), 0.1, 0, -8, 7)
     tensor([0.1000, 0.3000, 0.7000])
     """
-    _check_tensor("x", x)
+    _check_tensor("x", x, rounding=True)
     s = _check_scale(scale)
     lo, hi = _check_range(quant_min, quant_max, zero_point)
     scale_t = torch.tensor(s, dtype=torch.float32)
@@ -218,8 +232,20 @@ def fake_quantize_per_channel(x: torch.Tensor, scale: torch.Tensor, zero_point: 
     (same argument order; ``axis`` may also count from the end, as PyTorch's op does not allow):
     ``scale`` a float32 tensor of length ``x.shape[axis]``, ``zero_point``
     an integer tensor of the same length, each within ``[quant_min, quant_max]``.
+
+    On a float64 input, :math:`(q - z)\,s` is computed in float64 (with :math:`s` the float32
+    scale widened to double), as PyTorch's per-channel kernel does; on float32, in float32. An
+    empty tensor comes back empty. :math:`-\infty` goes to the grid's low end and
+    :math:`+\infty` to its high end (gradient 0 for both). Here PyTorch differs: its kernel
+    converts the unclamped code to a 64-bit integer before clamping, and :math:`+\infty` has no
+    such integer (x86 gives the most negative one), so its op returns the grid's *low* end for
+    :math:`+\infty`. NaN is refused (PyTorch maps it to :math:`q_\min`).
+
+    >>> x = torch.tensor([[0.3, 0.7, 1.1]], dtype=torch.float64)
+    >>> fake_quantize_per_channel(x, torch.full((3,), 0.1), torch.zeros(3, dtype=torch.int32), 1, -128, 127)
+    tensor([[0.3000, 0.7000, 1.1000]], dtype=torch.float64)
     """
-    _check_tensor("x", x)
+    _check_tensor("x", x, rounding=True)
     if x.dim() == 0:
         raise ValueError("x must have at least one dimension (the channel axis), got a 0-d tensor")
     axis = check_int("axis", axis, -x.dim(), x.dim() - 1) % x.dim()
@@ -239,7 +265,7 @@ def fake_quantize_per_channel(x: torch.Tensor, scale: torch.Tensor, zero_point: 
     shape = [1] * x.dim()
     shape[axis] = n  # broadcast the per-channel numbers along every other axis
     s = scale.reshape(shape)
-    return _FakeQuantize.apply(x, s, 1.0 / s, zero_point.reshape(shape).to(torch.float64), lo, hi)
+    return _FakeQuantize.apply(x, s, 1.0 / s, zero_point.reshape(shape).to(torch.float64), lo, hi, True)
 
 
 # --------------------------------------------------------------------------- choosing scale and zero point

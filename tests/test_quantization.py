@@ -79,6 +79,67 @@ def test_fake_quantize_per_channel_equals_pytorch(axis, symmetric):
         assert torch.equal(ours, ref)
 
 
+def test_fake_quantize_per_channel_on_float64_computes_in_double_like_pytorch():
+    # issue 11: (q - z) * s was rounded to float32, where PyTorch's per-channel kernel works in double
+    x = torch.tensor([[0.3, 0.7, 1.1]], dtype=torch.float64)
+    scale, zp = torch.full((3,), 0.1), torch.zeros(3, dtype=torch.int32)
+    ours = Q.fake_quantize_per_channel(x, scale, zp, 1, -128, 127)
+    assert ours.dtype == torch.float64
+    assert torch.equal(ours, torch.fake_quantize_per_channel_affine(x, scale, zp, 1, -128, 127))
+    by_formula = torch.tensor([[3.0, 7.0, 11.0]], dtype=torch.float64) * scale.double()  # PyTorch's formula, in double
+    assert torch.equal(ours, by_formula)
+    assert not torch.equal(ours, by_formula.float().double())  # float32 rounding would show here
+    g = torch.Generator().manual_seed(11)
+    for axis in (0, 1):
+        for _ in range(100):
+            x = torch.randn(7, 9, generator=g, dtype=torch.float64) * 2
+            n = x.shape[axis]
+            scale = torch.rand(n, generator=g) * 0.2 + 0.005
+            zp = torch.randint(-20, 20, (n,), generator=g, dtype=torch.int32)
+            ref = torch.fake_quantize_per_channel_affine(x, scale, zp, axis, -128, 127)
+            assert torch.equal(Q.fake_quantize_per_channel(x, scale, zp, axis, -128, 127), ref)
+
+
+def test_quantisers_return_an_empty_tensor_empty_as_pytorch_does():
+    for shape in [(0,), (0, 3), (2, 0, 3)]:
+        for dtype in (torch.float32, torch.float64):
+            e = torch.empty(shape, dtype=dtype)
+            ref = torch.fake_quantize_per_tensor_affine(e, 0.1, 0, -128, 127)
+            got = Q.fake_quantize(e, 0.1, 0, -128, 127)
+            assert got.shape == ref.shape == e.shape and got.dtype == ref.dtype
+            assert Q.linear_quantize(e, 0.1, 0, -128, 127).shape == e.shape
+        if len(shape) > 1:
+            n = shape[-1]
+            args = (torch.full((n,), 0.1), torch.zeros(n, dtype=torch.int32), len(shape) - 1, -128, 127)
+            got = Q.fake_quantize_per_channel(torch.empty(shape), *args)
+            assert got.shape == torch.fake_quantize_per_channel_affine(torch.empty(shape), *args).shape == shape
+
+
+def test_infinities_are_clamped_to_the_grid_ends_as_pytorch_does():
+    inf = math.inf
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor([inf, -inf, 0.26, -0.3], dtype=dtype)
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ours = Q.fake_quantize(a, 0.1, 3, -8, 7)
+        ref = torch.fake_quantize_per_tensor_affine(b, 0.1, 3, -8, 7)
+        assert torch.equal(ours, ref)
+        assert ours[0].item() == pytest.approx(0.4) and ours[1].item() == pytest.approx(-1.1)  # (7-3)s, (-8-3)s
+        ours.sum().backward()
+        ref.sum().backward()
+        assert torch.equal(a.grad, b.grad) and a.grad[:2].tolist() == [0.0, 0.0]
+    assert Q.linear_quantize(torch.tensor([inf, -inf]), 0.1, 0, -8, 7).tolist() == [7, -8]
+    # per channel: -inf as PyTorch; +inf to the high end, where PyTorch's kernel gives the low end
+    # (its cast of an infinite code to int64 before clamping), the difference the docstring states
+    x = torch.tensor([[-inf, inf, 0.26]])
+    scale, zp = torch.full((3,), 0.1), torch.zeros(3, dtype=torch.int32)
+    ours = Q.fake_quantize_per_channel(x, scale, zp, 1, -8, 7)
+    ref = torch.fake_quantize_per_channel_affine(x, scale, zp, 1, -8, 7)
+    assert ours[0, 0] == ref[0, 0] and ours[0, 2] == ref[0, 2]
+    assert ours[0, 1].item() == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="nan"):
+        Q.fake_quantize(torch.tensor([1.0, math.nan]), 0.1, 0, -8, 7)
+
+
 @pytest.mark.filterwarnings("ignore:Please use quant_min and quant_max")  # reduce_range, checked on purpose
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_minmax_qparams_equal_pytorch_observers(symmetric):
