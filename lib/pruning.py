@@ -36,21 +36,35 @@ from torch.nn.utils import prune
 from lib.core.checks import check_choice
 from lib.curvature import gauss_newton_diagonal, hessian_diagonal, obd_saliency  # noqa: F401  (lib.pruning.* as before)
 
-__all__ = ["check_amount", "MagnitudePruning", "magnitude_prune", "global_prune", "global_magnitude_prune", "sparsity",
+__all__ = ["check_amount", "AmountTypeError", "MagnitudePruning", "magnitude_prune", "global_prune", "global_magnitude_prune", "sparsity",
            "remove_reparametrization"]
 
 
-def check_amount(amount, n: int) -> int:
-    """Validate ``amount`` (weights to remove) as PyTorch does, with a ValueError naming it; return the count.
+class AmountTypeError(TypeError, ValueError):
+    """``amount`` is not a number: a ``TypeError`` as in ``torch.nn.utils.prune``, and also a
+    ``ValueError``, the library's error for a bad argument."""
+
+
+def check_amount(amount, n: int | None = None) -> int | None:
+    """Validate ``amount`` (weights to remove) as PyTorch does, with an error naming it; return the count.
 
     An ``int`` is a count in ``[0, n]``; a ``float`` in [0, 1] a fraction of ``n``, rounded
-    to a count as ``torch.nn.utils.prune`` rounds it.
+    to a count as ``torch.nn.utils.prune`` rounds it. A value that is not a number raises
+    :class:`AmountTypeError` (a ``TypeError``, as PyTorch raises, and a ``ValueError``); a number
+    out of range a ``ValueError``. With ``n=None`` (before the tensor is known, as PyTorch's
+    pruning methods check at construction) only the type and sign are checked, and None returned.
 
-    >>> check_amount(0.25, 10), check_amount(3, 10)
-    (2, 3)
+    >>> check_amount(0.25, 10), check_amount(3, 10), check_amount(3)
+    (2, 3, None)
     """
     if isinstance(amount, bool) or not isinstance(amount, (Integral, Real)):
-        raise ValueError(f"amount must be an int (a count) or a float in [0, 1] (a fraction), got {amount!r}")
+        raise AmountTypeError(f"amount must be an int (a count) or a float in [0, 1] (a fraction), got {amount!r}")
+    if n is None:
+        if isinstance(amount, Integral) and amount < 0:
+            raise ValueError(f"amount must be a non-negative count, got {amount}")
+        if not isinstance(amount, Integral) and not 0.0 <= float(amount) <= 1.0:
+            raise ValueError(f"amount must be a fraction in [0, 1], got {amount}")
+        return None
     if isinstance(amount, Integral):
         if not 0 <= amount <= n:
             raise ValueError(f"amount must be a count in [0, {n}] (the tensor has {n} entries), got {amount}")
@@ -71,12 +85,16 @@ class MagnitudePruning(prune.BasePruningMethod):
     Parameters
     ----------
     amount : int or float
-        Weights to remove: a count, or a fraction in [0, 1].
+        Weights to remove: a count, or a fraction in [0, 1]. Checked at construction as
+        PyTorch's methods check it (a fraction outside [0, 1] or a negative count:
+        ``ValueError``; not a number: ``TypeError``), and against the tensor's size when a
+        mask is computed.
     """
 
     PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
+        check_amount(amount)
         self.amount = amount
 
     def compute_mask(self, t: torch.Tensor, default_mask: torch.Tensor) -> torch.Tensor:
@@ -89,14 +107,27 @@ class MagnitudePruning(prune.BasePruningMethod):
         return mask
 
     @classmethod
-    def apply(cls, module: nn.Module, name: str, amount):
-        return super().apply(module, name, amount=amount)
+    def apply(cls, module: nn.Module, name: str, amount, importance_scores: torch.Tensor | None = None):
+        """Prune ``module.<name>``; the ranking uses ``|importance_scores|`` if given (shaped like
+        the parameter), else ``|w|``, as ``prune.L1Unstructured.apply`` does."""
+        return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-def magnitude_prune(module: nn.Module, name: str = "weight", amount=0.5) -> nn.Module:
-    """Prune ``module.<name>`` by magnitude, in place; returns ``module``.
+def _check_scores(module: nn.Module, name: str, importance_scores) -> None:
+    w = getattr(module, name)
+    if importance_scores is not None and (not isinstance(importance_scores, torch.Tensor)
+                                          or importance_scores.shape != w.shape):
+        raise ValueError(f"importance_scores must be None or a tensor of shape {tuple(w.shape)} (the parameter's), "
+                         f"got {getattr(importance_scores, 'shape', type(importance_scores).__name__)!r}")
 
-    Gives the same mask as ``torch.nn.utils.prune.l1_unstructured(module, name, amount)``.
+
+def magnitude_prune(module: nn.Module, name: str = "weight", amount=0.5,
+                    importance_scores: torch.Tensor | None = None) -> nn.Module:
+    """Prune ``module.<name>`` by magnitude (or by ``|importance_scores|``), in place; returns ``module``.
+
+    Gives the same mask as ``torch.nn.utils.prune.l1_unstructured(module, name, amount,
+    importance_scores=importance_scores)``: the weights with the smallest scores are removed
+    (by default the score is the weight itself).
 
     >>> layer = nn.Linear(4, 3)
     >>> _ = magnitude_prune(layer, "weight", amount=6)
@@ -106,7 +137,8 @@ def magnitude_prune(module: nn.Module, name: str = "weight", amount=0.5) -> nn.M
     if not hasattr(module, name):
         raise ValueError(f"name must be a parameter of the module, got {name!r}")
     check_amount(amount, getattr(module, name).nelement())
-    MagnitudePruning.apply(module, name, amount)
+    _check_scores(module, name, importance_scores)
+    MagnitudePruning.apply(module, name, amount, importance_scores=importance_scores)
     return module
 
 
@@ -169,13 +201,16 @@ def global_prune(parameters: Sequence[tuple[nn.Module, str]], amount,
         prune.custom_from_mask(module, name, mask=piece)
 
 
-def global_magnitude_prune(parameters: Sequence[tuple[nn.Module, str]], amount) -> None:
+def global_magnitude_prune(parameters: Sequence[tuple[nn.Module, str]], amount,
+                           importance_scores: dict | None = None) -> None:
     """Prune the smallest-magnitude weights across several tensors at once (one threshold for all).
 
-    :func:`global_prune` with the weights' own magnitudes as scores: the same masks as
-    ``prune.global_unstructured(parameters, pruning_method=prune.L1Unstructured, amount=amount)``.
+    :func:`global_prune` with the weights' own magnitudes as scores (or ``importance_scores``,
+    a dict of (module, name) to tensors, where given): the same masks as
+    ``prune.global_unstructured(parameters, pruning_method=prune.L1Unstructured, amount=amount,
+    importance_scores=importance_scores)``.
     """
-    global_prune(parameters, amount)
+    global_prune(parameters, amount, importance_scores=importance_scores)
 
 
 def sparsity(tensors: Iterable[torch.Tensor]) -> float:

@@ -132,6 +132,55 @@ def test_pruned_weights_get_zero_gradient_and_stay_zero():
     assert not hasattr(layer, "weight_mask") and pruning.sparsity([layer.weight]) == pytest.approx(0.6)
 
 
+@pytest.mark.parametrize("amount, error", [(1.1, ValueError), (-10, ValueError), (-0.1, ValueError),
+                                           ("x", TypeError), (None, TypeError)])
+def test_magnitude_pruning_rejects_a_bad_amount_at_construction_as_pytorch_does(amount, error):
+    with pytest.raises(error):
+        prune.L1Unstructured(amount)  # PyTorch's own method: the behaviour matched
+    with pytest.raises(error, match="amount"):
+        pruning.MagnitudePruning(amount)
+    for good in (0, 5, 0.0, 0.5, 1.0):
+        prune.L1Unstructured(good)
+        pruning.MagnitudePruning(good)
+
+
+@pytest.mark.parametrize("amount", [0, 5, 0.3, 0.9, 1.0])
+def test_importance_scores_give_pytorchs_masks(amount):
+    g = torch.Generator().manual_seed(3)
+    ours = layers(4)[0]
+    ref = copy.deepcopy(ours)
+    scores = torch.randn(ours.weight.shape, generator=g)  # unrelated to the weights, so the test can fail
+    pruning.magnitude_prune(ours, "weight", amount=amount, importance_scores=scores)
+    prune.l1_unstructured(ref, "weight", amount=amount, importance_scores=scores)
+    assert torch.equal(ours.weight_mask, ref.weight_mask)
+    if 0 < amount < 1.0:  # the scores, not the weights, decided
+        by_weight = pruning.magnitude_prune(layers(4)[0], "weight", amount=amount).weight_mask
+        assert not torch.equal(by_weight, ours.weight_mask)
+    # the method's own apply, as prune.L1Unstructured.apply
+    a = layers(5)[1]
+    b = copy.deepcopy(a)
+    conv_scores = torch.rand(a.weight.shape, generator=g)
+    pruning.MagnitudePruning.apply(a, "weight", amount, importance_scores=conv_scores)
+    prune.L1Unstructured.apply(b, "weight", amount, importance_scores=conv_scores)
+    assert torch.equal(a.weight_mask, b.weight_mask)
+    # and once more on top (iterative pruning ranks the remaining weights by the new scores)
+    pruning.magnitude_prune(a, "weight", amount=0.5, importance_scores=-conv_scores)
+    prune.l1_unstructured(b, "weight", amount=0.5, importance_scores=-conv_scores)
+    assert torch.equal(a.weight_mask, b.weight_mask)
+    # global: the same scores, pooled over two layers
+    net_a = nn.Sequential(nn.Linear(10, 8), nn.ReLU(), nn.Linear(8, 4))
+    net_b = copy.deepcopy(net_a)
+    sc = {0: torch.randn(8, 10, generator=g), 2: torch.randn(4, 8, generator=g)}
+    pruning.global_magnitude_prune([(net_a[i], "weight") for i in (0, 2)], amount,
+                                   importance_scores={(net_a[i], "weight"): sc[i] for i in (0, 2)})
+    prune.global_unstructured([(net_b[i], "weight") for i in (0, 2)], pruning_method=prune.L1Unstructured,
+                              amount=amount, importance_scores={(net_b[i], "weight"): sc[i] for i in (0, 2)})
+    for i in (0, 2):
+        assert torch.equal(net_a[i].weight_mask, net_b[i].weight_mask)
+    with pytest.raises(ValueError, match="importance_scores"):
+        pruning.magnitude_prune(nn.Linear(3, 2), amount=1, importance_scores=torch.ones(3))
+
+
 @pytest.mark.parametrize("amount, words", [(1.5, "fraction in [0, 1]"), (-1, "count in [0, 600]"),
                                             (601, "count in [0, 600]"), ("half", "int"), (True, "int")])
 def test_bad_amount_raises_value_error(amount, words):
