@@ -252,7 +252,9 @@ def fft(x) -> np.ndarray:
     samples) joined by :math:`n/2` "butterflies", so :math:`\log_2 n` stages of
     :math:`O(n)` work. Other lengths use Bluestein's algorithm, which rewrites
     the DFT as a convolution and computes that with power-of-two FFTs, still
-    :math:`O(n \log n)`.
+    :math:`O(n \log n)`. That route costs accuracy: on such lengths a round trip
+    ``ifft(fft(x))`` errs by a few machine epsilons more than NumPy's mixed-radix FFT (the
+    FFT chapter measures both at build time).
 
     >>> np.allclose(fft([1, 2, 3]), np.fft.fft([1, 2, 3]))
     True
