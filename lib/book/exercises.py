@@ -276,3 +276,21 @@ def check_lloyd_step(lloyd_step) -> None:
              (torch.randn(300, generator=g, dtype=torch.float64) * 0.1, torch.tensor([-0.3, 0.05, 0.02, 5.0], dtype=torch.float64))]
     _compare("lloyd_step", lloyd_step, cases, reference, 1e-9,
              lambda t: f"<{len(t)} values>")
+
+
+def check_bucket_gradient(bucket_gradient) -> None:
+    """``bucket_gradient(grad_v, index, sign, n_weights)``: the gradient of HashedNets' real weights,
+    ``g[k] = sum of sign[i, j] * grad_v[i, j] over the entries with index[i, j] == k`` (a 1-D tensor
+    of length ``n_weights``; a bucket no entry uses gets 0)."""
+    def reference(grad_v, index, sign, n_weights):
+        g = torch.zeros(n_weights, dtype=grad_v.dtype)
+        return g.index_add_(0, index.reshape(-1), (sign * grad_v).reshape(-1)).numpy()
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.ones(2, 2, dtype=torch.float64), torch.tensor([[0, 1], [1, 1]]), torch.ones(2, 2, dtype=torch.float64), 3)]
+    for rows, cols, k in ((4, 6, 5), (30, 20, 7), (8, 8, 100)):
+        sign = torch.randint(0, 2, (rows, cols), generator=g).double() * 2 - 1
+        cases.append((torch.randn(rows, cols, generator=g, dtype=torch.float64),
+                      torch.randint(0, k, (rows, cols), generator=g), sign, k))
+    _compare("bucket_gradient", bucket_gradient, cases, reference, 1e-9,
+             lambda c: f"<{tuple(c.shape)} tensor>" if isinstance(c, torch.Tensor) else repr(c))
