@@ -294,3 +294,36 @@ def check_bucket_gradient(bucket_gradient) -> None:
                       torch.randint(0, k, (rows, cols), generator=g), sign, k))
     _compare("bucket_gradient", bucket_gradient, cases, reference, 1e-9,
              lambda c: f"<{tuple(c.shape)} tensor>" if isinstance(c, torch.Tensor) else repr(c))
+
+
+def check_distillation_loss(distillation_loss) -> None:
+    """``distillation_loss(student_logits, teacher_logits, target, T, alpha)``: Hinton et al.'s loss,
+    ``alpha * T**2 * KL(softmax(teacher / T) || softmax(student / T))`` averaged over the batch, plus
+    ``(1 - alpha) * cross_entropy(student_logits, target)``."""
+    def reference(s, t, y, T, alpha):
+        kl = torch.nn.functional.kl_div(torch.log_softmax(s / T, dim=1), torch.softmax(t / T, dim=1),
+                                        reduction="batchmean")
+        return float(alpha * T**2 * kl + (1 - alpha) * torch.nn.functional.cross_entropy(s, y))
+
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for n, c, T, alpha in ((4, 10, 1.0, 0.5), (8, 10, 20.0, 0.9), (3, 5, 4.0, 1.0), (6, 10, 2.0, 0.0), (5, 3, 0.5, 0.3)):
+        s, t = torch.randn(n, c, generator=g, dtype=torch.float64) * 3, torch.randn(n, c, generator=g, dtype=torch.float64) * 3
+        cases.append((s, t, torch.randint(0, c, (n,), generator=g), T, alpha))
+    _compare("distillation_loss", distillation_loss, cases, reference, 1e-6,
+             lambda x: f"<logits {tuple(x.shape)}>" if isinstance(x, torch.Tensor) and x.dim() == 2
+             else f"<labels of {len(x)}>" if isinstance(x, torch.Tensor) else repr(x))
+
+
+def check_separable_macs(separable_macs) -> None:
+    """``separable_macs(m, n, k, h, w)``: multiply-accumulates of a depthwise-separable block (depthwise
+    k x k on m channels, then 1 x 1 from m to n channels) on an h x w input, stride 1, "same" padding."""
+    cases = [(2, 4, 3, 1, 1), (2, 4, 3, 5, 5), (32, 64, 3, 14, 14), (16, 16, 5, 7, 9), (1, 1, 1, 1, 1)]
+    _compare("separable_macs", separable_macs, cases, lambda m, n, k, h, w: (k * k * m + m * n) * h * w, 0)
+
+
+def check_fire_params(fire_params) -> None:
+    """``fire_params(m, s, e1, e3)``: weights (no biases) of a fire module: squeeze 1 x 1 from m to s
+    channels, then expand 1 x 1 (e1 filters) and 3 x 3 (e3 filters) side by side."""
+    cases = [(96, 16, 64, 64), (128, 16, 64, 64), (512, 64, 256, 256), (8, 1, 0, 4), (3, 2, 5, 0)]
+    _compare("fire_params", fire_params, cases, lambda m, s, e1, e3: m * s + s * e1 + 9 * s * e3, 0)
