@@ -100,7 +100,7 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
           "exponentials", "adding-inputs-multiplies-outputs"),
         E("复平面", "complex plane", "the plane of numbers x + iy, real part across and imaginary part up",
           "exponentials", "sliding-in-the-complex-plane"),
-        E("实轴", "real axis", "the horizontal axis; e^x of a real slide x stretches by eˣ",
+        E("实轴", "real axis", "the horizontal axis; a real slide x stretches by eˣ",
           "exponentials", "sliding-in-the-complex-plane"),
         E("虚轴", "imaginary axis", "the vertical axis; e^{iy} of an imaginary slide iy turns by y radians",
           "exponentials", "sliding-in-the-complex-plane"),
@@ -246,7 +246,7 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
           "prune the filters nearest the geometric median: the most replaceable ones", "pruning_criteria", _SIX),
         E("敏感度", "sensitivity", "how much accuracy a layer loses when pruned alone",
           "pruning_criteria", "which-layers-can-lose-the-most-a-sensitivity-scan"),
-        E("最优脑损伤（OBD）", "Optimal Brain Damage", "saliency ½ h_kk w_k² from the Hessian's diagonal",
+        E("最优脑损伤（OBD）", "Optimal Brain Damage", "saliency ½ h_{kk} w_{k}² from the Hessian's diagonal",
           "pruning_criteria", _OBD),
         E("最优脑外科（OBS）", "Optimal Brain Surgeon", "uses the full inverse Hessian and adjusts the remaining weights",
           "pruning_criteria", _OBD),
@@ -270,7 +270,7 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
           "pruning_criteria", _PTRAIN),
         E("稀疏正则化（稀疏约束）", "sparsity regularisation (sparsity constraint)",
           "a training penalty that makes weights or groups zero", "pruning_criteria", _PTRAIN),
-        E("组稀疏（群稀疏）", "group sparsity (group lasso)", "λ Σ_g ‖W_g‖₂: zeroes whole groups of weights",
+        E("组稀疏（群稀疏）", "group sparsity (group lasso)", "λ Σ_{g} ‖W_{g}‖₂: zeroes whole groups of weights",
           "pruning_criteria", _PTRAIN),
         E("结构稀疏学习（SSL）", "Structured Sparsity Learning", "group lasso over filters, channels and kernel shapes",
           "pruning_criteria", _PTRAIN),
@@ -476,7 +476,7 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
           "distillation", None),
         E("温度", "temperature", "T in softmax(z / T); a higher T softens the probabilities",
           "distillation", None),
-        E("softmax", "softmax", "turns scores into probabilities: e^{z_i} / Σ_j e^{z_j}",
+        E("softmax", "softmax", "turns scores into probabilities: e^{zᵢ} / Σ_{j} e^{zⱼ}",
           "distillation", None),
         E("集成（ensemble）", "ensemble", "several networks whose predictions are combined",
           "distillation", None),
@@ -544,6 +544,17 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
 def entries() -> list[Entry]:
     """Every entry, in the glossary's order."""
     return [e for _, group in GLOSSARY for e in group]
+
+
+def rich(text: str) -> str:
+    """``text`` as HTML: escaped, with ``^{...}`` as a superscript and ``_{...}`` as a subscript.
+
+    >>> rich("e^{iθ} < Σ_{g} w")
+    'e<sup>iθ</sup> &lt; Σ<sub>g</sub> w'
+    """
+    text = html.escape(text)
+    text = re.sub(r"\^\{([^{}]*)\}", r"<sup>\1</sup>", text)
+    return re.sub(r"_\{([^{}]*)\}", r"<sub>\1</sub>", text)
 
 
 def chapter_title(name: str) -> str:
@@ -616,6 +627,30 @@ def link_html(chapter: str | None, anchor: str | None, ready: set[str]) -> str:
     return f'<a href="{chapter}.html">{title}</a>'
 
 
+def links_html(targets, ready: set[str]) -> str:
+    """:func:`link_html` for several (chapter, anchor) targets, each chapter's title said once.
+
+    >>> links_html([("fft", "the-inverse-transform"), ("fft", "the-dft-by-its-definition")], {"fft"})
+    '<a href="fft.html#the-inverse-transform">The inverse transform</a><br><a href="fft.html#the-dft-by-its-definition">The DFT, by its definition</a><br><small>From the integral to the FFT</small>'
+    """
+    groups: list[tuple[str, list[str | None]]] = []
+    for chapter, anchor in targets:
+        if groups and groups[-1][0] == chapter:
+            groups[-1][1].append(anchor)
+        else:
+            groups.append((chapter, [anchor]))
+    out = []
+    for chapter, anchors in groups:
+        sections = [a for a in anchors if a] if chapter in ready else []
+        sections = [a for a in sections if a in headings(chapter)]
+        if len(sections) > 1:
+            out += [link_html(chapter, a, ready).split("<br>")[0] for a in sections]
+            out.append(f"<small>{html.escape(chapter_title(chapter))}</small>")
+        else:
+            out.append(link_html(chapter, anchors[0], ready))
+    return "<br>".join(out)
+
+
 _CELL = 'style="white-space:normal"'
 
 
@@ -626,10 +661,10 @@ def glossary_html() -> str:
     for topic, group in GLOSSARY:
         rows.append(f'<tr><th colspan="4" style="text-align:left;padding-top:0.8em">{html.escape(topic)}</th></tr>')
         for e in group:
-            rows.append(f"<tr><td lang=\"zh\">{html.escape(e.zh)}</td><td>{html.escape(e.en)}</td>"
-                        f"<td>{html.escape(e.meaning)}</td>"
+            rows.append(f'<tr><td lang="zh">{rich(e.zh)}</td><td>{html.escape(e.en)}</td>'
+                        f"<td>{rich(e.meaning)}</td>"
                         f"<td {_CELL}>{link_html(e.chapter, e.anchor, ready)}</td></tr>")
-    return ('<div class="fc-scroll"><table class="fc-plan"><thead><tr><th>中文</th><th>English</th>'
+    return ('<div class="fc-scroll"><table class="fc-plan"><thead><tr><th lang="zh">中文</th><th>English</th>'
             "<th>Meaning</th><th>In the book</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>")
 
 

@@ -17,7 +17,7 @@ import html
 import re
 from typing import NamedTuple
 
-from lib.book.glossary import chapter_title, link_html
+from lib.book.glossary import chapter_title, links_html, rich
 from lib.book.plan import ROOT, available
 
 #: Where the notes live: beside the repository, as the issues cite them (``../shared/seeds/``).
@@ -323,7 +323,7 @@ def _book_cell(row: Row, ready: set[str]) -> str:
         return "—"
     if not row.targets:
         return "<em>not in the plan</em>"
-    return "<br>".join(link_html(c, a, ready) for c, a in row.targets)
+    return links_html(row.targets, ready)
 
 
 def map_html() -> str:
@@ -337,8 +337,8 @@ def map_html() -> str:
             zh = html.escape(row.part if row.part else row.heading)
             indent = "&emsp;· " if row.part else ""
             st = status(row, ready)
-            remark = html.escape(row.remark)
-            if st in ("coming", "partly coming"):
+            remark = rich(row.remark)
+            if st == "partly coming":
                 missing = sorted({chapter_title(c) for c, _ in row.targets if c not in ready})
                 remark = (f"<em>Still to come:</em> {html.escape(', '.join(missing))}. " + remark).strip()
             rows.append(f'<tr><td style="white-space:normal">{indent}<span lang="zh">{zh}</span><br>'
