@@ -139,3 +139,31 @@ def test_sweep_widget_shows_the_python_results(chromium):
             assert state["result"]["test_acc"] == want["test_acc"]
             shown = root.query_selector(".fc-readout").inner_text()
             assert f"{100 * want['test_acc']:.1f} %" in shown
+
+
+#: Every visible printed output and table on a page at 1280 px, and how far it runs past its box or
+#: past the text column (px); a cut-off line often hides the number that is the point of the cell.
+OVERFLOW_JS = """() => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('main');
+  const right = col.getBoundingClientRect().right;
+  const out = [];
+  for (const el of document.querySelectorAll('div.cell_output pre, div.cell_output table, div.fc-scroll, article table')) {
+    if (!el.offsetParent || el.clientWidth === 0) continue;            // hidden (e.g. a widget's fallback)
+    const over = Math.max(el.scrollWidth - el.clientWidth, Math.round(el.getBoundingClientRect().right - right));
+    if (over > 2) {
+      const lines = (el.innerText || '').split('\\n');
+      out.push(`${el.tagName.toLowerCase()} ${over} px too wide: ${lines.reduce((a, b) => a.length > b.length ? a : b, '').slice(0, 80)}`);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("rel", page_ids())
+def test_no_output_or_table_wider_than_the_column(chromium, built_book, rel):
+    with opened(chromium, rel, "http") as (page, log):
+        n = B.expected_widgets(built_book / rel)
+        if n:
+            B.wait_for_widgets(page, n)
+        page.wait_for_timeout(300)
+        assert page.evaluate(OVERFLOW_JS) == []
