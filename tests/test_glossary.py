@@ -158,3 +158,8 @@ def test_status_and_coverage():
     assert notes_map.status(row._replace(targets=()), ready) == "not in the plan"
     assert notes_map.status(row._replace(content=False), ready) == "nothing to cover"
     assert sum(notes_map.coverage().values()) == len(notes_map.MAP)
+
+
+def test_headings_inside_fences_and_directives_are_not_sections():
+    text = "# Title\n:::{admonition} Answer\n:class: dropdown\n## inside\n:::\n```python\n# comment\n```\n## Real"
+    assert glossary.markdown_headings(text) == ["Title", "Real"]

@@ -606,6 +606,29 @@ def heading_id(text: str) -> str:
     return make_id(text)
 
 
+def markdown_headings(text: str) -> list[str]:
+    r"""The text of every heading in markdown ``text`` that makes a section: not inside a code fence
+    or a MyST directive (```` ``` ````, ``~~~``, ``:::``, nested), where a ``#`` line is not a heading.
+
+    >>> markdown_headings("# A\n```{admonition} x\n## not\n```python\n# no\n```\n```\n:::{note}\n# no\n:::\n## B")
+    ['A', 'B']
+    """
+    found, fences = [], []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(`{3,}|~{3,}|:{3,})(.*)$", line)
+        if m:
+            mark, rest = m.groups()
+            if fences and mark[0] == fences[-1][0] and len(mark) >= len(fences[-1]) and not rest.strip():
+                fences.pop()
+            else:
+                fences.append(mark)
+            continue
+        h = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if h and not fences:
+            found.append(h.group(1))
+    return found
+
+
 @lru_cache(maxsize=None)
 def _headings(name: str, mtime: float) -> tuple[tuple[str, str], ...]:
     nb = json.loads((ROOT / "chapters" / f"{name}.ipynb").read_text())
@@ -613,16 +636,11 @@ def _headings(name: str, mtime: float) -> tuple[tuple[str, str], ...]:
     for cell in nb["cells"]:
         if cell["cell_type"] != "markdown":
             continue
-        fence = False
-        for line in "".join(cell["source"]).splitlines():
-            if line.lstrip().startswith(("```", "~~~")):
-                fence = not fence
-            m = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
-            if m and not fence:
-                hid = heading_id(m.group(1))
-                if hid and hid not in seen:  # a repeated heading gets a numbered id: not a stable link
-                    seen.add(hid)
-                    found.append((hid, m.group(1)))
+        for text in markdown_headings("".join(cell["source"])):
+            hid = heading_id(text)
+            if hid and hid not in seen:  # a repeated heading gets a numbered id: not a stable link
+                seen.add(hid)
+                found.append((hid, text))
     return tuple(found)
 
 
