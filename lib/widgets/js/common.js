@@ -135,12 +135,37 @@ const FC = (() => {
     return Number(t.toPrecision(6)).toString();
   }
 
+  // "2^k", "|X_k|", "e^(iθ)": exponents and subscripts as Unicode where every character has one,
+  // so a label typed in Python never shows a raw caret or underscore.
+  const SUP = { "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹",
+    "+": "⁺", "-": "⁻", "−": "⁻", "=": "⁼", "(": "⁽", ")": "⁾", a: "ᵃ", b: "ᵇ", c: "ᶜ", d: "ᵈ", e: "ᵉ", f: "ᶠ",
+    g: "ᵍ", h: "ʰ", i: "ⁱ", j: "ʲ", k: "ᵏ", l: "ˡ", m: "ᵐ", n: "ⁿ", o: "ᵒ", p: "ᵖ", r: "ʳ", s: "ˢ", t: "ᵗ",
+    u: "ᵘ", v: "ᵛ", w: "ʷ", x: "ˣ", y: "ʸ", z: "ᶻ", "θ": "ᶿ", "φ": "ᵠ", "π": "ᵖ", " ": " " };
+  const SUB = { "0": "₀", "1": "₁", "2": "₂", "3": "₃", "4": "₄", "5": "₅", "6": "₆", "7": "₇", "8": "₈", "9": "₉",
+    "+": "₊", "-": "₋", "−": "₋", "=": "₌", "(": "₍", ")": "₎", a: "ₐ", e: "ₑ", h: "ₕ", i: "ᵢ", j: "ⱼ", k: "ₖ",
+    l: "ₗ", m: "ₘ", n: "ₙ", o: "ₒ", p: "ₚ", r: "ᵣ", s: "ₛ", t: "ₜ", u: "ᵤ", v: "ᵥ", x: "ₓ" };
+  function pretty(text) {
+    if (typeof text !== "string") return text;
+    const map = (body, table) => ([...body].every((ch) => ch in table) ? [...body].map((ch) => table[ch]).join("") : null);
+    // a short token (up to 3 characters) or one in braces or parentheses: "snake_case" stays as typed
+    return text.replace(/([\^_])(?:\(([^()]{1,8})\)|\{([^{}]{1,8})\}|([0-9A-Za-zθφπ+\-−]{1,3}))(?![0-9A-Za-z])/g,
+      (all, op, paren, brace, tok) => map(paren ?? brace ?? tok, op === "^" ? SUP : SUB) ?? all);
+  }
+
   // Axes in a box; returns {x(v), y(v)} mapping data to canvas coordinates.
   // `legend` ([{label, color}]) is drawn in its own row above the plot area;
   // `xtickLabels` (same length as `xticks`) replaces the numbers under the ticks.
+  // The left margin is measured from the widest y tick label, so the rotated y title never
+  // touches a tick label; the last x tick label is kept inside the box.
   function axes(ctx, th, box, { xlim, ylim, xlabel = "", ylabel = "", xlog = false, ylog = false, title = "",
                                 xticks = null, xtickLabels = null, legend: items = null }) {
-    const L = box.x + 46, R = box.x + box.w - 10, B = box.y + box.h - 34;
+    ctx.save();
+    ctx.font = `11px ${th.font}`;
+    const yticks = niceTicks(ylim[0], ylim[1], 4, ylog);
+    const widest = Math.max(0, ...yticks.map((t) => ctx.measureText(tickLabel(t)).width));
+    ctx.restore();
+    const L = box.x + Math.max(46, Math.ceil(widest) + (ylabel ? 26 : 10)), R = box.x + box.w - 10;
+    const B = box.y + box.h - 34;
     const T = box.y + (title ? 24 : 10) + (items ? 16 : 0);
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
@@ -155,7 +180,7 @@ const FC = (() => {
     ctx.fillStyle = th.muted;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const t of niceTicks(ylim[0], ylim[1], 4, ylog)) {
+    for (const t of yticks) {
       ctx.beginPath(); ctx.moveTo(L, sy(t)); ctx.lineTo(R, sy(t)); ctx.stroke();
       ctx.fillText(tickLabel(t), L - 5, sy(t));
     }
@@ -163,19 +188,22 @@ const FC = (() => {
     ctx.textBaseline = "top";
     (xticks || niceTicks(xlim[0], xlim[1], 5, xlog)).forEach((t, i) => {
       ctx.beginPath(); ctx.moveTo(sx(t), T); ctx.lineTo(sx(t), B); ctx.stroke();
-      ctx.fillText(xtickLabels ? xtickLabels[i] : tickLabel(t), sx(t), B + 4);
+      const label = pretty(xtickLabels ? xtickLabels[i] : tickLabel(t));
+      const half = ctx.measureText(label).width / 2;
+      const at = Math.min(Math.max(sx(t), box.x + half + 2), box.x + box.w - half - 2);
+      ctx.fillText(label, at, B + 4);
     });
     ctx.strokeStyle = th.muted;
     ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, B); ctx.lineTo(R, B); ctx.stroke();
     ctx.fillStyle = th.ink;
     ctx.font = `12px ${th.font}`;
-    ctx.fillText(xlabel, (L + R) / 2, B + 18);
-    if (title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(title, (L + R) / 2, box.y + 4); }
+    ctx.fillText(pretty(xlabel), (L + R) / 2, B + 18);
+    if (title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(pretty(title), (L + R) / 2, box.y + 4); }
     ctx.font = `12px ${th.font}`;
-    ctx.translate(box.x + 10, (T + B) / 2);
+    ctx.translate(box.x + 9, (T + B) / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textBaseline = "middle";
-    ctx.fillText(ylabel, 0, 0);
+    ctx.fillText(pretty(ylabel), 0, 0);
     ctx.restore();
     if (items) legend(ctx, th, L + 4, T - 10, items, box.x + box.w - 4 - (L + 4));
     return { x: sx, y: sy, L, R, T, B };
@@ -224,13 +252,14 @@ const FC = (() => {
     ctx.textBaseline = "middle";
     ctx.textAlign = "left";
     let size = 11, key = 14, gap = 8;
-    const width = () => items.reduce((w, { label }) => w + key + 4 + gap + ctx.measureText(label).width, 0);
+    const width = () => items.reduce((w, { label }) => w + key + 4 + gap + ctx.measureText(pretty(label)).width, 0);
     ctx.font = `${size}px ${th.font}`;
     while (width() > maxWidth && size > 8) {
       size -= 0.5; key = 10; gap = 5;
       ctx.font = `${size}px ${th.font}`;
     }
-    for (const { label, color } of items) {
+    for (const { label: raw, color } of items) {
+      const label = pretty(raw);
       ctx.fillStyle = color;
       ctx.fillRect(x, y - 1.5, key, 3);
       ctx.fillStyle = th.ink;
@@ -246,5 +275,5 @@ const FC = (() => {
     try { model.save_changes(); } catch (e) { /* static page: nothing to sync */ }
   }
 
-  return { theme, h, root, canvas, slider, frame, fmt, complex, degrees, niceTicks, axes, polyline, power, dot, legend, save };
+  return { theme, h, root, canvas, slider, frame, fmt, complex, degrees, niceTicks, pretty, axes, polyline, power, dot, legend, save };
 })();

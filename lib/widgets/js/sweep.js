@@ -59,15 +59,18 @@ function render({ model, el }) {
   }
 
   // ---- panels
+  const alone = panels.filter((spec) => spec.type !== "readout").length === 1;
   const views = panels.map((spec) => {
     if (spec.type === "readout") {
       const box = FC.h("div", { class: "fc-readout" });
       panelBox.append(box);
       return { spec, box };
     }
-    const [w, h] = spec.type === "heatmap" ? [290, 250] : spec.type === "tree" ? [652, 300] : [320, 250];
+    // A lone plot takes the card's width instead of leaving half of it empty.
+    const [w, h] = spec.type === "tree" ? [652, 300] : alone ? [652, spec.type === "heatmap" ? 330 : 300]
+      : spec.type === "heatmap" ? [290, 250] : [320, 250];
     const c = FC.canvas(w, h, `${spec.title || spec.type} plot`);
-    if (spec.type === "tree") c.canvas.style.height = "auto";  // wider than a phone: shrink, keep the shape
+    if (spec.type === "tree" || alone) c.canvas.style.height = "auto";  // wider than a phone: shrink, keep the shape
     panelBox.append(c.canvas);
     return { spec, c };
   });
@@ -141,13 +144,16 @@ function render({ model, el }) {
     ys.forEach((y, j) => FC.polyline(ctx, xs, y, map, th.cycle[j % th.cycle.length], 2));
   }
 
+  // Cells fill the panel (not square when the matrix is not), so a 20 x 50 matrix uses the whole width.
   function drawHeatmap(c, s, r) {
     const m = r[s.key] || [[]];
     const rows = m.length, cols = m[0].length;
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
-    const top = s.title ? 24 : 8, left = 44, size = Math.min(c.width - left - 8, c.height - top - 44);
-    const cell = size / Math.max(rows, cols);
+    const top = s.title ? 24 : 8, left = 44;
+    const width = c.width - left - 8, height = c.height - top - 44;
+    const cw = width / Math.max(cols, 1), ch = Math.min(height / Math.max(rows, 1), 2.5 * cw);
+    const tall = ch * rows;
     let hi = 0;
     for (const row of m) for (const v of row) if (Number.isFinite(v)) hi = Math.max(hi, Math.abs(v));
     ctx.font = `10px ${th.font}`;
@@ -158,24 +164,23 @@ function render({ model, el }) {
       const a = hi > 0 && Number.isFinite(v) ? Math.abs(v) / hi : 0;
       ctx.fillStyle = th.blue;
       ctx.globalAlpha = 0.06 + 0.94 * a;
-      ctx.fillRect(left + j * cell, top + i * cell, cell - 1, cell - 1);
+      ctx.fillRect(left + j * cw, top + i * ch, Math.max(cw - 1, 0.5), Math.max(ch - 1, 0.5));
       ctx.globalAlpha = 1;
-      if (cell >= 18 && v !== 0) {
+      if (Math.min(cw, ch) >= 18 && v !== 0) {
         ctx.fillStyle = a > 0.55 ? th.paper : th.ink;
-        ctx.fillText(FC.fmt(v, Number.isInteger(v) ? ".0d" : ".2f"), left + (j + 0.5) * cell, top + (i + 0.5) * cell);
+        ctx.fillText(FC.fmt(v, Number.isInteger(v) ? ".0d" : ".2f"), left + (j + 0.5) * cw, top + (i + 0.5) * ch);
       }
     }
     ctx.fillStyle = th.muted;
-    if (cell >= 10) {
-      for (let j = 0; j < cols; j++) ctx.fillText(String(j), left + (j + 0.5) * cell, top + size + 8);
-      for (let i = 0; i < rows; i++) ctx.fillText(String(i), left - 8, top + (i + 0.5) * cell);
-    }
+    const every = (px) => Math.max(1, Math.ceil(22 / px));  // label every k-th index, at least 22 px apart
+    for (let j = 0; j < cols; j += every(cw)) ctx.fillText(String(j), left + (j + 0.5) * cw, top + tall + 8);
+    for (let i = 0; i < rows; i += every(ch)) ctx.fillText(String(i), left - 8, top + (i + 0.5) * ch);
     ctx.fillStyle = th.ink;
     ctx.font = `12px ${th.font}`;
-    ctx.fillText(s.xlabel, left + size / 2, top + size + 26);
-    if (s.title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(s.title, left + size / 2, 10); }
-    ctx.save(); ctx.translate(14, top + size / 2); ctx.rotate(-Math.PI / 2);
-    ctx.font = `12px ${th.font}`; ctx.fillText(s.ylabel, 0, 0); ctx.restore();
+    ctx.fillText(FC.pretty(s.xlabel), left + width / 2, top + tall + 26);
+    if (s.title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(FC.pretty(s.title), left + width / 2, 10); }
+    ctx.save(); ctx.translate(14, top + tall / 2); ctx.rotate(-Math.PI / 2);
+    ctx.font = `12px ${th.font}`; ctx.fillText(FC.pretty(s.ylabel), 0, 0); ctx.restore();
   }
 
   function drawBars(c, s, r) {
