@@ -36,7 +36,8 @@ from torch.nn.utils import prune
 from lib.core.checks import check_choice
 from lib.curvature import gauss_newton_diagonal, hessian_diagonal, obd_saliency  # noqa: F401  (lib.pruning.* as before)
 
-__all__ = ["check_amount", "AmountTypeError", "MagnitudePruning", "magnitude_prune", "global_prune", "global_magnitude_prune", "sparsity",
+__all__ = ["check_amount", "AmountTypeError", "MagnitudePruning", "magnitude_prune", "global_prune",
+           "global_magnitude_prune", "sparsity",
            "remove_reparametrization"]
 
 

@@ -9,7 +9,8 @@ and so the speed, is that of the float network.
 Quantisation-aware training rounds during training too: every forward pass uses the rounded
 weights and (optionally) rounded layer inputs, so the loss sees the error the integers will make,
 and the backward pass treats the rounding as the identity inside the grid's range and as a wall
-outside it, the *straight-through estimator* (Bengio et al. 2013). The float weights keep
+outside it, the *straight-through estimator* (Bengio et al. 2013, who credit it to Hinton's 2012
+lectures on neural networks). The float weights keep
 receiving small updates and a weight moves to the next code once the updates add up.
 
 * :func:`fake_quantize_weight`: per-channel, symmetric, min/max grid of the weight as it is now;

@@ -182,9 +182,11 @@ class _FakeQuantize(torch.autograd.Function):
 
     The forward pass is PyTorch's kernel: :math:`\hat x = (\operatorname{clamp}(q, q_\min, q_\max) - z)\,s`
     with the product in float32 for one scale per tensor, and in the input's precision (float64
-    for a float64 input) for one scale per channel, as PyTorch's two kernels do. The backward pass passes the gradient through unchanged where
-    :math:`q_\min \le q \le q_\max` and blocks it where the value was clipped: the
-    straight-through estimator (Bengio et al. 2013) as PyTorch implements it.
+    for a float64 input) for one scale per channel, as PyTorch's two kernels do. The backward
+    pass passes the gradient through unchanged where :math:`q_\min \le q \le q_\max` and blocks
+    it where the value was clipped: the
+    straight-through estimator (Bengio et al. 2013, who credit it to Hinton's 2012 lectures on
+    neural networks) as PyTorch implements it.
     """
 
     @staticmethod
