@@ -53,11 +53,12 @@ __all__ = ["BLOCKS", "standard_conv", "depthwise", "pointwise", "depthwise_separ
            "depthwise_separable_macs", "factorized_5x5_params", "factorized_5x5_macs",
            "asymmetric_params", "asymmetric_macs", "fire_params", "fire_macs",
            "separable_ratio", "out_size", "depthwise_conv2d", "separable_conv2d",
-           "conv_traffic"]
+           "conv_traffic", "check_kernel"]
 
 
 # --------------------------------------------------------------------------- checks
-def _k(k) -> int:
+def check_kernel(k) -> int:
+    """``k`` as an int if it is an odd kernel size in [1, 31] ("same" padding needs it odd)."""
     k = check_int("k", k, 1, 31)
     if k % 2 == 0:
         raise ValueError(f"k must be an odd integer in [1, 31] (for 'same' padding), got {k!r}")
@@ -89,14 +90,14 @@ def standard_conv(in_ch: int, out_ch: int, k: int = 3, stride: int = 1, *,
     >>> standard_conv(2, 4, 3).weight.shape
     torch.Size([4, 2, 3, 3])
     """
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     stride = check_int("stride", stride, 1)
     return nn.Conv2d(in_ch, out_ch, k, stride=stride, padding=k // 2, bias=bias)
 
 
 def depthwise(ch: int, k: int = 3, stride: int = 1, *, bias: bool = False) -> nn.Conv2d:
     """A depthwise ``k x k`` convolution: one filter per channel (``groups = ch``), no mixing."""
-    ch, k, stride = check_int("ch", ch, 1), _k(k), check_int("stride", stride, 1)
+    ch, k, stride = check_int("ch", ch, 1), check_kernel(k), check_int("stride", stride, 1)
     return nn.Conv2d(ch, ch, k, stride=stride, padding=k // 2, groups=ch, bias=bias)
 
 
@@ -148,7 +149,7 @@ def asymmetric(in_ch: int, out_ch: int, k: int = 3, stride: int = 1, *, mid: int
     ``in_ch -> mid -> out_ch``; the first factor strides along the width, the second along the
     height. Weights :math:`k M P + k P N`: :math:`2/k` of :math:`k^2 M N` when ``M = P = N``.
     """
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     mid = check_int("mid", out_ch if mid is None else mid, 1)
     stride = check_int("stride", stride, 1)
     row = nn.Conv2d(in_ch, mid, (1, k), stride=(1, stride), padding=(0, k // 2), bias=bias)
@@ -193,7 +194,7 @@ def standard_conv_params(in_ch: int, out_ch: int, k: int = 3, *, bias: bool = Fa
     >>> standard_conv_params(2, 4, 3)   # the note's example: 3 x 3 x 2 x 4
     72
     """
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     return k * k * in_ch * out_ch + (out_ch if bias else 0)
 
 
@@ -210,7 +211,7 @@ def depthwise_separable_params(in_ch: int, out_ch: int, k: int = 3, *, bias: boo
     >>> depthwise_separable_params(2, 4, 3)   # 3 x 3 x 2 + 1 x 1 x 2 x 4
     26
     """
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     return k * k * in_ch + in_ch * out_ch + ((in_ch + out_ch) if bias else 0)
 
 
@@ -227,7 +228,7 @@ def separable_ratio(out_ch: int, k: int = 3) -> float:
     >>> round(separable_ratio(4, 3), 4), round(26 / 72, 4)
     (0.3611, 0.3611)
     """
-    out_ch, k = check_int("out_ch", out_ch, 1), _k(k)
+    out_ch, k = check_int("out_ch", out_ch, 1), check_kernel(k)
     return 1 / out_ch + 1 / k ** 2
 
 
@@ -258,7 +259,7 @@ def asymmetric_params(in_ch: int, out_ch: int, k: int = 3, *, mid: int | None = 
     >>> asymmetric_params(64, 64, 3), standard_conv_params(64, 64, 3)   # 6 : 9
     (24576, 36864)
     """
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     mid = check_int("mid", out_ch if mid is None else mid, 1)
     return k * in_ch * mid + k * mid * out_ch + ((mid + out_ch) if bias else 0)
 
@@ -266,7 +267,7 @@ def asymmetric_params(in_ch: int, out_ch: int, k: int = 3, *, mid: int | None = 
 def asymmetric_macs(in_ch: int, out_ch: int, k: int = 3, stride: int = 1, *,
                     mid: int | None = None, size=(1, 1)) -> int:
     r""":math:`k M P\, H W_o + k P N\, H_o W_o` (the ``1 x k`` factor keeps the full height)."""
-    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
+    in_ch, out_ch, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), check_kernel(k)
     mid = check_int("mid", out_ch if mid is None else mid, 1)
     h, w = _size(size)
     ho, wo = out_size(h, stride), out_size(w, stride)
@@ -330,26 +331,34 @@ def macs(block: str, *args, size=(1, 1), **kwargs) -> int:
 
 
 # --------------------------------------------------------------------------- from scratch
-def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    r"""Depthwise convolution written out: channel ``c`` of the output sees channel ``c`` only.
-
-    :math:`y_{n,c,i,j} = \sum_{u,v} x_{n,c,si+u,sj+v}\, w_{c,u,v}` on the zero-padded input
-    ("same" padding, odd ``k``). ``weight`` has shape ``(C, k, k)``. Equals
-    ``F.conv2d(x, weight[:, None], stride=stride, padding=k // 2, groups=C)``.
-    """
+def _check_depthwise(x, weight) -> int:
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise ValueError(f"x must be a 4-D tensor (batch, channels, height, width), got {type(x).__name__}")
+    shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else weight
     if not isinstance(weight, torch.Tensor) or weight.dim() != 3 or weight.shape[0] != x.shape[1] \
             or weight.shape[1] != weight.shape[2]:
-        raise ValueError(f"weight must have shape (C, k, k) with C = x.shape[1] = {x.shape[1]}, "
-                         f"got {tuple(weight.shape) if isinstance(weight, torch.Tensor) else weight!r}")
-    k, stride = _k(weight.shape[1]), check_int("stride", stride, 1)
+        raise ValueError(f"weight must have shape (C, k, k) with C = x.shape[1] = {x.shape[1]}, got {shape!r}")
+    return check_kernel(weight.shape[1])
+
+
+def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """Depthwise convolution written out: channel ``c`` of the output sees channel ``c`` only.
+
+    ``y[n, c, i, j] = sum over (u, v) of x[n, c, s*i + u, s*j + v] * w[c, u, v]`` on the
+    zero-padded input ("same" padding, odd ``k``). ``weight`` has shape ``(C, k, k)``. Equals
+    ``F.conv2d(x, weight[:, None], stride=stride, padding=k // 2, groups=C)``.
+
+    Each of the ``k * k`` taps multiplies a shifted view of the whole input by one number per
+    channel and adds it to the output: ``k^2 C H_o W_o`` MACs, and the input is read ``k^2`` times.
+    """
+    k = _check_depthwise(x, weight)
+    stride = check_int("stride", stride, 1)
     n, c, h, w = x.shape
-    xp = F.pad(x, (k // 2,) * 4)
+    xp = F.pad(x, (k // 2,) * 4)                   # zeros around: "same" padding
     ho, wo = out_size(h, stride), out_size(w, stride)
     y = x.new_zeros(n, c, ho, wo)
-    for u in range(k):                      # k*k shifted copies of the input, each scaled
-        for v in range(k):                  # by one weight per channel: no channel mixing
+    for u in range(k):                             # k*k shifted copies of the input, each scaled
+        for v in range(k):                         # by one weight per channel: no channel mixing
             patch = xp[:, :, u:u + stride * (ho - 1) + 1:stride, v:v + stride * (wo - 1) + 1:stride]
             y += patch * weight[None, :, u, v, None, None]
     return y
@@ -372,27 +381,30 @@ def separable_conv2d(x: torch.Tensor, w_depth: torch.Tensor, w_point: torch.Tens
 # --------------------------------------------------------------------------- memory traffic
 def conv_traffic(in_ch: int, out_ch: int, k: int = 3, *, groups: int = 1, size=(14, 14),
                  batch: int = 1, bytes_per_value: int = 4) -> dict[str, float]:
-    r"""MACs and the least memory traffic of one stride-1 "same" convolution layer.
+    """MACs and the least memory traffic of one stride-1 "same" convolution layer.
 
     Traffic counts reading the input and the weights once and writing the output once:
-    :math:`b\,(M + N) H W + k^2 M N / g` values. **Arithmetic intensity** is MACs per byte of
-    that traffic; a layer whose intensity is below the machine's MACs-per-byte balance is
+    ``batch (M + N) H W + k^2 M N / groups`` values. **Arithmetic intensity** is MACs per byte
+    of that traffic; a layer whose intensity is below the machine's MACs-per-byte balance is
     limited by memory, not arithmetic (the roofline model, Williams, Waterman and Patterson,
-    CACM 2009). A depthwise layer (``groups = M = N``) has intensity about :math:`k^2 / 8`
-    in float32 whatever its width; a ``1 x 1`` layer about :math:`M N / (4 (M + N))`.
+    CACM 2009). A depthwise layer (``groups = M = N``) has intensity about ``k^2 / 8`` in
+    float32 whatever its width; a ``1 x 1`` layer about ``M N / (4 (M + N))``.
 
     >>> t = conv_traffic(64, 64, 3, groups=64, size=(14, 14))
     >>> t["macs"], round(t["intensity"], 2)
     (112896, 1.1)
     """
-    m, n, k = check_int("in_ch", in_ch, 1), check_int("out_ch", out_ch, 1), _k(k)
-    g = check_int("groups", groups, 1)
-    if m % g or n % g:
-        raise ValueError(f"groups must divide in_ch = {m} and out_ch = {n}, got {groups!r}")
+    check_int("in_ch", in_ch, 1)
+    check_int("out_ch", out_ch, 1)
+    check_kernel(k)
+    check_int("groups", groups, 1)
+    if in_ch % groups or out_ch % groups:
+        raise ValueError(f"groups must divide in_ch = {in_ch} and out_ch = {out_ch}, got {groups!r}")
+    check_int("batch", batch, 1)
+    check_int("bytes_per_value", bytes_per_value, 1, 16)
     h, w = _size(size)
-    b = check_int("batch", batch, 1)
-    nbytes = check_int("bytes_per_value", bytes_per_value, 1, 16)
-    weights = k * k * m * n // g
-    mac = b * weights * h * w
-    traffic = (b * (m + n) * h * w + weights) * nbytes
-    return {"macs": mac, "bytes": traffic, "intensity": mac / traffic}
+    weights = k * k * in_ch * out_ch // groups                    # read once
+    values = batch * (in_ch + out_ch) * h * w + weights           # + input read, output written
+    macs = batch * weights * h * w                                # each weight, at every position
+    nbytes = values * bytes_per_value
+    return {"macs": macs, "bytes": nbytes, "intensity": macs / nbytes}

@@ -193,11 +193,18 @@ def test_chapter_networks_block_costs_are_the_formulas(variant):
         args = [(c1, c2, 5), (c2, c3, 5)]
     else:
         args = [(c1, c2), (c2, c3)]
-    assert count_params(net[3]) == C.params(name, *args[0])
-    assert count_params(net[7]) == C.params(name, *args[1])
+    kw = [{"mid": c1}, {"mid": c2}] if variant in ("asymmetric", "factorized_5x5") else [{}, {}]
+    assert count_params(net[3]) == C.params(name, *args[0], **kw[0])
+    assert count_params(net[7]) == C.params(name, *args[1], **kw[1])
     macs = count_macs(net, (1, 28, 28))
     blocks = sum(m for n, m in macs.items() if n.split(".")[0] in ("3", "7"))
-    assert blocks == C.macs(name, *args[0], size=(14, 14)) + C.macs(name, *args[1], size=(7, 7))
+    assert blocks == C.macs(name, *args[0], size=(14, 14), **kw[0]) + C.macs(name, *args[1], size=(7, 7), **kw[1])
+
+
+def test_chapter_factorised_blocks_are_cheaper_than_their_references():
+    p = {v: sum(count_params(E.compact_cnn(v)[i]) for i in (3, 7)) for v in E.VARIANTS}
+    assert p["factorized_5x5"] < p["standard_5x5"] and p["asymmetric"] < p["standard"]
+    assert p["depthwise_separable"] < p["standard"] and p["fire"] < p["standard"]
 
 
 def test_chapter_networks_are_seeded():
