@@ -119,8 +119,9 @@ def hash_sign(rows: int, cols: int, seed: int = 0) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- HashedNets
 class HashedLinear(nn.Module):
-    r"""A linear layer whose ``out_features x in_features`` virtual matrix is read from ``n_weights``
-    real weights by a hash: :math:`V_{ij} = \xi(i, j)\, w_{h(i, j)}`, :math:`y = x V^\top + b`.
+    """A linear layer whose ``out_features x in_features`` virtual matrix is read from ``n_weights``
+    real weights by a hash: ``V[i, j] = sign(i, j) * w[h(i, j)]`` and ``y = x V^T + b``
+    (:func:`hash_index` gives h, :func:`hash_sign` the sign; formula in the module docstring).
 
     Only ``weight`` (``n_weights`` values) and ``bias`` are parameters and saved in the
     ``state_dict``; the bucket and sign tables are recomputed from ``seed`` (non-persistent buffers).
@@ -169,8 +170,8 @@ class HashedLinear(nn.Module):
 
 def bucket_gradient(grad_virtual: torch.Tensor, index: torch.Tensor, sign: torch.Tensor,
                     n_weights: int) -> torch.Tensor:
-    r"""The gradient of the real weights from the gradient of the virtual matrix:
-    :math:`g_k = \sum_{h(i, j) = k} \xi(i, j)\, \partial L / \partial V_{ij}`.
+    """The gradient of the real weights from the gradient of the virtual matrix:
+    ``g[k]`` = the sum over the entries with ``h(i, j) = k`` of ``sign(i, j) * dL/dV[i, j]``.
 
     >>> bucket_gradient(torch.ones(2, 2), torch.tensor([[0, 1], [1, 1]]), torch.ones(2, 2), 3).tolist()
     [1.0, 3.0, 0.0]
@@ -196,7 +197,7 @@ def bucket_sizes(layer: HashedLinear) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- cross-layer sharing
 class SharedStack(nn.Module):
-    r"""``block`` applied ``depth`` times, :math:`x \leftarrow x + f(x)` (residual), with one set of
+    """``block`` applied ``depth`` times, ``x = x + block(x)`` (residual), with one set of
     weights (``shared=True``, ALBERT) or with ``depth`` independent copies (``shared=False``).
 
     Both have the same MACs; the shared one stores ``depth`` times fewer block parameters.
@@ -250,9 +251,9 @@ def lookup_macs(in_channels: int, out_channels: int, kernel_size: int, dict_size
 
 def lookup_conv(x: torch.Tensor, dictionary: torch.Tensor, index: torch.Tensor, coef: torch.Tensor,
                 padding: int = 0) -> torch.Tensor:
-    r"""A convolution computed by lookups: :math:`S = D * x` (:math:`1 \times 1`), then for every
-    filter :math:`o` and offset :math:`(a, b)`, :math:`y_o \mathrel{+}= \sum_t C[o,a,b,t]\,
-    S_{I[o,a,b,t]}` shifted by :math:`(a, b)`. Equals ``conv2d(x, W)`` with ``W`` rebuilt by
+    """A convolution computed by lookups: ``S = conv1x1(x, D)`` (the dictionary's outputs), then
+    for every filter ``o`` and offset ``(a, b)``, ``y[o] += sum_t C[o, a, b, t] * S[I[o, a, b, t]]``
+    shifted by ``(a, b)``. Equals ``conv2d(x, W)`` with ``W`` rebuilt by
     :meth:`LookupConv2d.dense_weight`. ``x`` is (batch, c, H, W); ``dictionary`` (m, c);
     ``index`` (int64) and ``coef`` (o, k, k, s).
     """
