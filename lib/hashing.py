@@ -125,7 +125,7 @@ class HashedLinear(nn.Module):
 
     Only ``weight`` (``n_weights`` values) and ``bias`` are parameters and saved in the
     ``state_dict``; the bucket and sign tables are recomputed from ``seed`` (non-persistent buffers).
-    The real weights start uniform in :math:`\pm 1/\sqrt{n_\text{in}}`, like ``nn.Linear``'s,
+    The real weights start uniform in ``[-1/sqrt(in_features), 1/sqrt(in_features)]``, like ``nn.Linear``'s,
     so the virtual matrix starts with the same distribution.
 
     Parameters
