@@ -56,6 +56,10 @@ PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("nas", "Neural architecture search", "searching for small, fast networks"),
         ("combining", "Combining methods", "which methods stack, and a case study"),
     ]),
+    ("For readers of the Chinese notes", [
+        ("glossary", "Glossary: Chinese and English", "every term the study notes use, linked to where the book explains it"),
+        ("notes_map", "From the notes to the book", "each section of each note and the chapter that covers it"),
+    ]),
 ]
 
 
