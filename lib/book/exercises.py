@@ -327,3 +327,26 @@ def check_fire_params(fire_params) -> None:
     channels, then expand 1 x 1 (e1 filters) and 3 x 3 (e3 filters) side by side."""
     cases = [(96, 16, 64, 64), (128, 16, 64, 64), (512, 64, 256, 256), (8, 1, 0, 4), (3, 2, 5, 0)]
     _compare("fire_params", fire_params, cases, lambda m, s, e1, e3: m * s + s * e1 + 9 * s * e3, 0)
+
+
+# --------------------------------------------------------------------------- neural architecture search
+from lib import nas as _nas  # noqa: E402  (appended block: the NAS chapter's checks)
+
+
+def check_mnas_reward(mnas_reward) -> None:
+    """``mnas_reward(acc, lat, target, alpha, beta)``: MnasNet's ACC * (LAT / T) ** w, with
+    w = alpha when LAT <= T and beta otherwise (Tan et al. 2019)."""
+    cases = [(0.9, 1.0, 1.0, -0.07, -0.07), (0.95, 2.0, 1.0, -0.07, -0.07), (0.8, 0.5, 1.0, 0.0, -1.0),
+             (0.8, 2.0, 1.0, 0.0, -1.0), (0.97, 0.3, 0.45, -0.07, -0.15), (0.97, 0.6, 0.45, -0.07, -0.15)]
+    _compare("mnas_reward", mnas_reward, cases, lambda *c: _nas.mnas_reward(c[0], c[1], c[2], c[3], c[4]), 1e-9)
+
+
+def check_pareto_front(pareto_front) -> None:
+    """``pareto_front(errors, latencies)``: indices of the points no other point beats on both (lower
+    or equal on each, lower on one), ordered by increasing latency; of identical points keep one."""
+    rng = np.random.default_rng(0)
+    cases = [([0.10, 0.05, 0.08, 0.05], [1.0, 3.0, 2.5, 4.0]), ([0.02], [0.4]),
+             ([0.1, 0.1, 0.2], [1.0, 2.0, 0.5])]
+    for n in (10, 30):
+        cases.append((list(rng.integers(0, 6, n) / 100), list(rng.integers(1, 8, n) / 10)))
+    _compare("pareto_front", pareto_front, cases, _nas.pareto_front, 0, lambda c: f"<{len(c)} values>")
