@@ -3,9 +3,12 @@ than re-deriving the mathematics, and moves with ``ValueTracker``s."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from manim import (DOWN, LEFT, ORIGIN, RIGHT, UP, Arrow, Axes, Circle, Create, Dot, FadeIn, FadeOut, Line,
-                   ManimColor, Polygon, Rotate, Scene, Square, Text, ValueTracker, VGroup, VMobject, always_redraw)
+                   ManimColor, MarkupText, Polygon, Rotate, Scene, Square, ValueTracker, VGroup, VMobject,
+                   always_redraw)
 
 from lib import fourier
 from lib.groups import SQUARE_SYMMETRIES, compose
@@ -15,8 +18,23 @@ INK, MUTED, GRID = (ManimColor(PALETTE[k]) for k in ("ink", "muted", "grid"))
 BLUE, ORANGE, GREEN, RED, PURPLE = (ManimColor(PALETTE[k]) for k in ("blue", "orange", "green", "red", "purple"))
 
 
-def label(text: str, size: int = 26, color=INK) -> Text:
-    return Text(text, font_size=size, color=color, font="DejaVu Sans")
+#: Space left under a caption at the bottom of the frame: a browser draws its video controls over
+#: the lowest ~40 px of the picture, and a caption there was hidden whenever the reader hovered.
+CAPTION_BUFF = 1.0
+
+
+def markup(text: str) -> str:
+    """``text`` as Pango markup, ``^(...)`` and ``^x`` raised as exponents (no LaTeX is installed).
+
+    >>> markup("e^(iθ) = −1 and e^z, a < b")
+    'e<sup>iθ</sup> = −1 and e<sup>z</sup>, a &lt; b'
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"\^(?:\(([^()]*)\)|(\w))", lambda m: f"<sup>{m.group(1) or m.group(2)}</sup>", text)
+
+
+def label(text: str, size: int = 26, color=INK) -> MarkupText:
+    return MarkupText(markup(text), font_size=size, color=color, font="DejaVu Sans")
 
 
 def plane(radius: float = 2.6) -> VGroup:
@@ -51,7 +69,8 @@ class EulerRotation(Scene):
         cos_bar = always_redraw(lambda: Line(origin, [tip()[0], origin[1], 0], color=ORANGE, stroke_width=8))
         sin_bar = always_redraw(lambda: Line(origin, [origin[0], tip()[1], 0], color=GREEN, stroke_width=8))
         readout = always_redraw(lambda: label(
-            f"θ = {theta.get_value():.2f}\ncos θ = {np.cos(theta.get_value()):+.2f}\nsin θ = {np.sin(theta.get_value()):+.2f}",
+            f"θ = {theta.get_value():.2f}\ncos θ = {round(np.cos(theta.get_value()), 2) + 0.0:+.2f}"  # + 0.0: no "−0.00"
+            f"\nsin θ = {round(np.sin(theta.get_value()), 2) + 0.0:+.2f}",
             24).move_to(RIGHT * 3.6 + UP * 0.3))
         title = label("e^(iθ) = cos θ + i sin θ", 32).to_edge(UP)
         self.add(axes, circle, title)
@@ -59,7 +78,7 @@ class EulerRotation(Scene):
         self.play(theta.animate.set_value(np.pi / 2), run_time=1.5)
         self.wait(0.4)
         self.play(theta.animate.set_value(np.pi), run_time=1.5)
-        note = label("θ = π: e^(iπ) = −1, so e^(iπ) + 1 = 0", 26, RED).to_edge(DOWN)
+        note = label("θ = π: e^(iπ) = −1, so e^(iπ) + 1 = 0", 26, RED).to_edge(DOWN, buff=CAPTION_BUFF)
         self.play(FadeIn(note))
         self.wait(0.6)
         self.play(theta.animate.set_value(2 * np.pi), FadeOut(note), run_time=2.5)
@@ -77,18 +96,18 @@ class SquareMoves(Scene):
         shape = VGroup(square, f_letter)
         ghost = shape.copy().set_stroke(opacity=0.45).shift(RIGHT * 4)  # the untouched square, for the single move
         title = label("Symmetries compose: do one move, then another", 30).to_edge(UP)
-        status = label("start", 28, MUTED).to_edge(DOWN)
+        status = label("start", 28, MUTED).to_edge(DOWN, buff=CAPTION_BUFF)
         self.add(title, shape, status)
         self.wait(0.5)
         self.play(Rotate(shape, angle=np.pi / 2), run_time=1.2)
-        self.play(status.animate.become(label("quarter turn r", 28, ORANGE).to_edge(DOWN)))
+        self.play(status.animate.become(label("quarter turn r", 28, ORANGE).to_edge(DOWN, buff=CAPTION_BUFF)))
         self.play(shape.animate.apply_matrix(mats["h"]), run_time=1.2)
-        self.play(status.animate.become(label("then flip h", 28, ORANGE).to_edge(DOWN)))
+        self.play(status.animate.become(label("then flip h", 28, ORANGE).to_edge(DOWN, buff=CAPTION_BUFF)))
         self.wait(0.4)
         single = compose("r", "h")
         ghost.apply_matrix(mats[single], about_point=ghost.get_center())
         self.play(FadeIn(ghost), status.animate.become(
-            label(f"same as the single move {single}: a flip over a diagonal", 28, GREEN).to_edge(DOWN)))
+            label(f"same as the single move {single}: a flip over a diagonal", 28, GREEN).to_edge(DOWN, buff=CAPTION_BUFF)))
         self.wait(1.5)
 
 
@@ -111,15 +130,15 @@ class SlideToTurn(Scene):
 
         zout = always_redraw(lambda: Dot(out(), color=BLUE, radius=0.1))
         arrow = always_redraw(lambda: Line(right_o, out(), color=BLUE, stroke_width=4))
-        caption = label("slide right: e^z stretches away from 0", 26, ORANGE).to_edge(DOWN)
+        caption = label("slide right: e^z stretches away from 0", 26, ORANGE).to_edge(DOWN, buff=CAPTION_BUFF)
         self.add(zin, zout, arrow)
         self.play(FadeIn(caption))
         self.play(x.animate.set_value(0.9), run_time=1.5)
         self.play(x.animate.set_value(-0.7), run_time=1.5)
         self.play(x.animate.set_value(0.0), run_time=1.0)
-        self.play(caption.animate.become(label("slide up: e^z turns counter-clockwise", 26, GREEN).to_edge(DOWN)))
+        self.play(caption.animate.become(label("slide up: e^z turns counter-clockwise", 26, GREEN).to_edge(DOWN, buff=CAPTION_BUFF)))
         self.play(y.animate.set_value(np.pi), run_time=2.0)
-        self.play(caption.animate.become(label("slide up by π: half a turn, e^(iπ) = −1", 26, RED).to_edge(DOWN)))
+        self.play(caption.animate.become(label("slide up by π: half a turn, e^(iπ) = −1", 26, RED).to_edge(DOWN, buff=CAPTION_BUFF)))
         self.wait(1.0)
 
 
@@ -174,7 +193,7 @@ class WindingSweep(Scene):
         traced = always_redraw(lambda: curve(
             np.array([ax.c2p(fr, v) for fr, v in zip(freqs, af) if fr <= f.get_value()] or [ax.c2p(0.2, af[0])]),
             RED, 3))
-        readout = always_redraw(lambda: label(f"f = {f.get_value():.2f} turns per second", 24).to_edge(DOWN))
+        readout = always_redraw(lambda: label(f"f = {f.get_value():.2f} turns per second", 24).to_edge(DOWN, buff=CAPTION_BUFF))
         self.add(wound, com, traced, readout)
         self.play(f.animate.set_value(2.6), run_time=4, rate_func=lambda x: x)
         self.play(f.animate.set_value(3.0), run_time=2.5, rate_func=lambda x: x)
@@ -228,12 +247,12 @@ class SignalLength(Scene):
                   axis_config={"color": MUTED}).shift(DOWN * 0.4)
         self.add(ax, label("how long the tone lasts sets how sharp its peak is", 26).to_edge(UP),
                  label("winding frequency (3 is the tone)", 20, MUTED).next_to(ax, DOWN, buff=0.1))
-        for T, color in ((1.0, ORANGE), (2.0, GREEN), (6.0, BLUE)):
+        for i, (T, color) in enumerate(((1.0, ORANGE), (2.0, GREEN), (6.0, BLUE))):
             t = np.linspace(0, T, int(300 * T) + 1)
             mag = np.abs(fourier.almost_fourier(fourier.tone(t, 3.0), t, freqs))
             width = fourier.peak_width(freqs, mag)
             graph = ax.plot_line_graph(freqs, mag, line_color=color, add_vertex_dots=False, stroke_width=4)
-            tag = label(f"{T:.0f} s: peak width {width:.2f}", 22, color).move_to(ax.c2p(4.3, 0.5 - 0.07 * T ** 0.5))
+            tag = label(f"{T:.0f} s: peak width {width:.2f}", 22, color).move_to(ax.c2p(4.3, 0.5 - 0.085 * i))  # one line apart
             self.play(Create(graph), FadeIn(tag), run_time=1.5)
         self.wait(1.5)
 
@@ -259,7 +278,7 @@ class ScaleFactor(Scene):
 
         g1 = always_redraw(lambda: left.plot_line_graph(freqs, mags("avg"), line_color=BLUE, add_vertex_dots=False))
         g2 = always_redraw(lambda: right.plot_line_graph(freqs, mags("int"), line_color=ORANGE, add_vertex_dots=False))
-        readout = always_redraw(lambda: label(f"signal length T = {T.get_value():.1f} s", 26).to_edge(DOWN))
+        readout = always_redraw(lambda: label(f"signal length T = {T.get_value():.1f} s", 26).to_edge(DOWN, buff=CAPTION_BUFF))
         self.add(g1, g2, readout)
         self.play(T.animate.set_value(6.0), run_time=5)
         self.wait(1.0)
