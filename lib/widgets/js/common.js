@@ -166,7 +166,8 @@ const FC = (() => {
     ctx.restore();
     const L = box.x + Math.max(46, Math.ceil(widest) + (ylabel ? 26 : 10)), R = box.x + box.w - 10;
     const B = box.y + box.h - 34;
-    const T = box.y + (title ? 24 : 10) + (items ? 16 : 0);
+    const rows = items ? legendRows(ctx, th, items, box.x + box.w - 4 - (L + 4)) : [];
+    const T = box.y + (title ? 24 : 10) + 16 * rows.length;
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
     const sx = (v) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (R - L);
@@ -205,7 +206,7 @@ const FC = (() => {
     ctx.textBaseline = "middle";
     ctx.fillText(pretty(ylabel), 0, 0);
     ctx.restore();
-    if (items) legend(ctx, th, L + 4, T - 10, items, box.x + box.w - 4 - (L + 4));
+    rows.forEach((row, i) => legend(ctx, th, L + 4, T - 10 - 16 * (rows.length - 1 - i), row));
     return { x: sx, y: sy, L, R, T, B };
   }
 
@@ -245,8 +246,25 @@ const FC = (() => {
     if (stroke) { ctx.strokeStyle = stroke; ctx.lineWidth = 1.5; ctx.stroke(); }
   }
 
+  // Legend keys split into rows that fit `maxWidth` at the legend's 11 px font (a long legend wraps
+  // onto a second or third row rather than shrinking to an unreadable size).
+  function legendRows(ctx, th, items, maxWidth) {
+    ctx.save();
+    ctx.font = `11px ${th.font}`;
+    const rows = [[]];
+    let used = 0;
+    for (const it of items) {
+      const w = 14 + 4 + 8 + ctx.measureText(pretty(it.label)).width;
+      if (rows[rows.length - 1].length && used + w > maxWidth) { rows.push([]); used = 0; }
+      rows[rows.length - 1].push(it);
+      used += w;
+    }
+    ctx.restore();
+    return rows;
+  }
+
   // One row of coloured keys from (x, y); with `maxWidth`, a row too long for it is drawn in a
-  // smaller font (down to 8 px) with tighter spacing, so no key is cut off at the panel's edge.
+  // smaller font (down to 9 px) with tighter spacing, so no key is cut off at the panel's edge.
   function legend(ctx, th, x, y, items, maxWidth = Infinity) {
     ctx.save();
     ctx.textBaseline = "middle";
@@ -254,7 +272,7 @@ const FC = (() => {
     let size = 11, key = 14, gap = 8;
     const width = () => items.reduce((w, { label }) => w + key + 4 + gap + ctx.measureText(pretty(label)).width, 0);
     ctx.font = `${size}px ${th.font}`;
-    while (width() > maxWidth && size > 8) {
+    while (width() > maxWidth && size > 9) {
       size -= 0.5; key = 10; gap = 5;
       ctx.font = `${size}px ${th.font}`;
     }
