@@ -29,7 +29,7 @@ from lib.workbench.train import TrainConfig, error_rate, fit
 
 __all__ = ["VARIANTS", "CHANNELS", "SQUEEZE_RATIO", "NUM_STEPS", "LR", "trained", "block_for", "compact_cnn", "mnist_results",
            "alternate", "network_latency", "block_timing", "BLOCK_NS", "BLOCK_KS", "depthwise_vs_pointwise",
-           "dws_split", "bench"]
+           "dws_split", "layer_times", "bench"]
 
 #: Widths of the CNN's three convolutions (the first is always a standard 3 x 3: one input channel).
 CHANNELS = (16, 32, 64)
@@ -274,6 +274,30 @@ def dws_split(n: int = 64, k: int = 3, size: int = 14, batch: int = 8, repeat: i
         t = alternate({"dw": lambda: dw(x), "pw": lambda: pw(y)}, repeat=repeat, min_time=0.01)
     return {"mac_share": k * k * n / (k * k * n + n * n), "time_share": t["dw"] / (t["dw"] + t["pw"]),
             "ms": {"dw": 1e3 * t["dw"], "pw": 1e3 * t["pw"]}}
+
+
+def layer_times(variant: str, batch: int = 256, repeat: int = 5, seed: int = 0) -> list[dict]:
+    """Milliseconds spent in each top-level layer of the trained ``variant`` at ``batch``: every
+    layer is timed alone on the input it receives in the network (alternating rounds, fastest
+    kept). Per layer: ``index``, ``kind`` (the module's class name, ``block`` for the variant's
+    blocks), ``ms``, ``macs`` (per batch). Shows where time goes besides the MACs. Measured now."""
+    net, _ = trained(variant, seed)
+    batch = check_int("batch", batch, 1)
+    x = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    inputs = []
+    with torch.inference_mode():
+        for layer in net:
+            inputs.append(x)
+            x = layer(x)
+        t = alternate({i: (lambda m=m, a=a: m(a)) for i, (m, a) in enumerate(zip(net, inputs))},
+                      repeat=repeat, min_time=0.01)
+    macs = count_macs(net, (1, 28, 28))
+    rows = []
+    for i, layer in enumerate(net):
+        kind = "block" if i in (3, 7) else type(layer).__name__
+        m = sum(v for name, v in macs.items() if name.split(".")[0] == str(i))
+        rows.append({"index": i, "kind": kind, "ms": 1e3 * t[i], "macs": m * batch})
+    return rows
 
 
 def bench() -> dict:
