@@ -2,7 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -63,14 +65,14 @@ def test_hashes_deterministic_and_seeded():
     assert int(a.min()) >= 0 and int(a.max()) < 17
     # a fresh interpreter with another PYTHONHASHSEED gives the same buckets (no Python hash())
     code = "from lib.hashing import hash_index; print(hash_index(30, 40, 17, 5).sum().item())"
+    root = str(Path(__file__).resolve().parents[1])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+                         env={"PYTHONHASHSEED": "123", "PATH": ""}, cwd=root)
     assert int(out.stdout) == int(a.sum())
 
 
 def test_splitmix64_known_values():
     # SplitMix64 from state 0: the first output is mix(0x9E3779B97F4A7C15)
-    import numpy as np
     assert int(splitmix64(np.array([0], dtype=np.uint64))[0]) == 0xE220A8397B1DCDAF
 
 
