@@ -107,12 +107,19 @@ def stored_weights(net: nn.Module) -> int:
 
 @cache.memo(store="torch")
 def hashed_run(method: str, factor: int, lr: float, epochs: int = EPOCHS, seed: int = 0) -> dict:
-    """Train one network of :func:`hashed_mlp` on MNIST; its validation error and weights."""
+    """Train one network of :func:`hashed_mlp` on MNIST; its validation error and weights
+    (``diverged`` true, validation error 1 and no weights when the loss became NaN)."""
     cfg = TrainConfig(model="lenet_300_100", num_epochs=epochs, lr=lr, seed=seed)
     data = load_data(cfg)
     net = hashed_mlp(method, factor, seed)
-    history = fit(net, data, cfg, desc=f"{method} 1/{factor}")
-    return {"val_error": history[-1]["val_error"], "state": net.state_dict(), "config": asdict(cfg)}
+    try:
+        history = fit(net, data, cfg, desc=f"{method} 1/{factor}")
+    except RuntimeError as err:  # diverged at this learning rate: an outcome of the search, never chosen
+        if "diverged" not in str(err):
+            raise
+        return {"val_error": 1.0, "diverged": True, "state": None, "config": asdict(cfg)}
+    return {"val_error": history[-1]["val_error"], "diverged": False, "state": net.state_dict(),
+            "config": asdict(cfg)}
 
 
 @cache.memo(store="json")
@@ -129,7 +136,7 @@ def hashednets(epochs: int = EPOCHS, seed: int = 0) -> dict:
             net = hashed_mlp(method, factor, seed)
             net.load_state_dict(runs[lr]["state"])
             rows.append({"method": method, "factor": factor, "lr": lr, "val_error": runs[lr]["val_error"],
-                         "val_errors": [runs[r]["val_error"] for r in LRS],
+                         "val_errors": [None if runs[r]["diverged"] else runs[r]["val_error"] for r in LRS],
                          "test_error": error_rate(net, data.X_test, data.y_test),
                          "stored": stored_weights(net), "shape": _shape(method, net)})
     return {"rows": rows, "epochs": epochs, "lrs": list(LRS), "budgets": [layer_budgets(f) for f in FACTORS]}
