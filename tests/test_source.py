@@ -33,6 +33,14 @@ def test_source_is_read_now(tmp_path, monkeypatch):
     assert "return k * x" in source.source_text(probe.scale)
 
 
+def test_raw_docstring_dropped():
+    def f(x):
+        r"""Raw: \alpha."""
+        return x
+
+    assert source.source_text(f) == "def f(x):\n    return x\n"
+
+
 def test_show_source_names_the_file():
     from lib import pruning
     md = source.show_source(pruning.magnitude_prune).data

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 def _strip_docstring(code: str) -> str:
     """``code`` without the docstring that opens its first ``def``/``class`` body."""
-    return re.sub(r'(\n[ \t]+)("""|\'\'\')[\s\S]*?\2[ \t]*\n', "\n", code, count=1)
+    return re.sub(r'(\n[ \t]+)[rRuU]?("""|\'\'\')[\s\S]*?\2[ \t]*\n', "\n", code, count=1)
 
 
 def source_text(obj, *, docstring: bool = False, skip_checks: bool = False) -> str:
