@@ -55,6 +55,23 @@ def test_relative_index_round_trip_bound():
         assert measure.relative_index_entries(flat, bits) == entries
 
 
+def test_a_layer_applied_twice_is_counted_twice():
+    """Cross-layer sharing saves parameters, not multiply-accumulates."""
+    from torch import nn
+
+    layer = nn.Linear(8, 8)
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = layer
+
+        def forward(self, x):
+            return self.layer(torch.relu(self.layer(x)))
+
+    assert measure.count_macs(Twice(), (8,)) == {"layer": 2 * 64, "total": 2 * 64}
+
+
 def test_macs_of_lenets():
     assert measure.count_macs(models.lenet_300_100(), (784,))["total"] == 784 * 300 + 300 * 100 + 100 * 10
     m = measure.count_macs(models.lenet5(), (1, 28, 28))

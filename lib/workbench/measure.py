@@ -138,7 +138,8 @@ def relative_index_entries(flat, index_bits: int) -> int:
 def count_macs(net, input_shape: tuple[int, ...], nonzero_only: bool = False) -> dict[str, int]:
     """Multiply-accumulates per example of every Linear and Conv2d layer (and ``"total"``).
 
-    ``nonzero_only`` counts only products with a non-zero weight: the work a
+    A layer applied several times in one forward pass (cross-layer sharing) is counted at every
+    call: sharing saves storage, not arithmetic. ``nonzero_only`` counts only products with a non-zero weight: the work a
     sparse kernel could skip, not what a dense kernel does.
     """
     macs: dict[str, int] = {}
@@ -148,10 +149,9 @@ def count_macs(net, input_shape: tuple[int, ...], nonzero_only: bool = False) ->
         def fn(module, inputs, output):
             w = module.weight.detach()
             used = int((w != 0).sum()) if nonzero_only else w.numel()
-            if isinstance(module, nn.Linear):
-                macs[name] = used
-            else:  # Conv2d: each weight is used once per output position
-                macs[name] = used * output.shape[-1] * output.shape[-2]
+            # Linear: each weight once per call; Conv2d: once per output position
+            per_call = used if isinstance(module, nn.Linear) else used * output.shape[-1] * output.shape[-2]
+            macs[name] = macs.get(name, 0) + per_call
         return fn
 
     for name, module in net.named_modules():
