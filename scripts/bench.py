@@ -285,6 +285,28 @@ def bench_structured_matrices() -> dict:
     return structured_matrices.bench()
 
 
+def bench_chapter(name: str):
+    """A chapter's headline figures from ``lib.experiments.<name>.bench()`` (cached training; timings fresh,
+    1 thread): the chapters written from issue 14 on each provide one."""
+    def run() -> dict:
+        import importlib
+
+        import torch
+
+        torch.set_num_threads(1)
+        return importlib.import_module(f"lib.experiments.{name}").bench()
+    return run
+
+
+#: (key, what it measures) of the chapters whose figures come from their own bench().
+CHAPTER_BENCHES = [
+    ("hashing", "HashedNets at 1/8 and 1/64 against equal-size, low-rank and random edge removal; sharing; LCNN"),
+    ("distillation", "the distilled student against the same student alone; temperature and width"),
+    ("compact_convolutions", "depthwise-separable, factorised and fire blocks: MAC ratio against measured speed-up"),
+    ("nas", "random search, regularised evolution and DARTS on one budget, against hand-designed networks"),
+]
+
+
 def main() -> None:
     results = {"machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(),
                            "platform": platform.platform()}}
@@ -299,6 +321,7 @@ def main() -> None:
              ("fast_convolution", "FFT and Winograd convolution (timings fresh)", bench_fast_convolution),
              ("structured_matrices", "circulant, Fastfood and ACDC layers (cached training; timings fresh)",
               bench_structured_matrices),
+             *[(key, label, bench_chapter(key)) for key, label in CHAPTER_BENCHES],
              ("pages", "pages and sliders in Chromium", bench_pages)]
     for key, label, fn in steps:
         print(f"bench: {label} ...", flush=True)
@@ -371,6 +394,8 @@ def main() -> None:
               f"{r['params']:,} in the network")
     for b, widths in sm["crossover_width"].items():
         print(f"batch {b}: faster than dense from width " + ", ".join(f"{k} {w}" for k, w in widths.items()))
+    for key, label in CHAPTER_BENCHES:  # each chapter's own headline figures, as its bench() returns them
+        print(f"\n{key} ({label}):\n" + json.dumps(results[key], indent=1, default=str)[:4000])
     print(f"\n{'widget':<18}{'slider':<30}{'draw median':>12}{'draw p95':>10}{'target':>8}{'next frame':>12}")
     for s in results["sliders"]:
         ok = "ok" if s["draw_p95_ms"] < s["target_p95_ms"] else "MISSED"
