@@ -120,8 +120,8 @@ _search_memo = cache.memo(_search, name="nas-search")
 def search(searcher: str = "random", budget: int = 24, seed: int = 0) -> dict:
     """Run ``searcher`` (``"random"`` or ``"evolution"``) for ``budget`` evaluations, cached.
 
-    Regularised evolution uses a population of 8 and tournaments of 3 (Real et al. used 100
-    and 25 over 20,000 models; scaled to this budget).
+    Regularised evolution uses a population of 8 and tournaments of 3, scaled to this budget
+    (Real et al. evolved far larger populations over thousands of models).
 
     Returns
     -------
