@@ -433,3 +433,13 @@ def check_svd_error(svd_error) -> bool | None:
     return _verdict("svd_error", svd_error, cases,
                     lambda s, r: np.sqrt(np.sum(np.asarray(s, dtype=float)[r:] ** 2) / np.sum(np.asarray(s, dtype=float) ** 2)),
                     1e-9, lambda c: f"<{len(c)} singular values>" if isinstance(c, np.ndarray) else c)
+
+
+def check_circulant_singular_values(circulant_singular_values) -> bool | None:
+    """``circulant_singular_values(r)`` = the singular values of circ(r) for a 1-D NumPy array ``r``,
+    largest first: the moduli of the discrete Fourier transform of ``r``, sorted."""
+    rng = np.random.default_rng(0)
+    cases = [(np.array([1.0, 0.0, 0.0, 0.0]),), (np.array([1.0, 1.0, 1.0, 1.0]),), (np.array([0.0, 1.0, 0.0]),),
+             (rng.standard_normal(8),), (rng.standard_normal(15),), (rng.standard_normal(64),)]
+    return _verdict("circulant_singular_values", circulant_singular_values, cases,
+                    lambda r: np.sort(np.abs(np.fft.fft(r)))[::-1], 1e-9, lambda c: f"<{len(c)} numbers>")
