@@ -15,18 +15,19 @@ def test_source_is_read_now(tmp_path, monkeypatch):
     mod.write_text(textwrap.dedent('''
         def scale(x, k):
             """Multiply."""
-            k = check_real("k", k)
+            check_real("k", k)
+            n = check_int("n", 2)
             if k == 0:
                 raise ValueError("k must not be 0")
-            return x * k
+            return x * k * n
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     probe = importlib.import_module("fc_source_probe")
     full = source.source_text(probe.scale, docstring=True)
     assert '"""Multiply."""' in full and "check_real" in full
     short = source.source_text(probe.scale, skip_checks=True)
-    assert short == "def scale(x, k):\n    return x * k\n"
-    mod.write_text(mod.read_text().replace("x * k", "k * x"))
+    assert short == 'def scale(x, k):\n    n = check_int("n", 2)\n    return x * k * n\n'  # assignments stay
+    mod.write_text(mod.read_text().replace("x * k * n", "k * x"))
     sys.modules.pop("fc_source_probe")
     importlib.invalidate_caches()
     probe = importlib.import_module("fc_source_probe")

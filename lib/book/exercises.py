@@ -9,6 +9,8 @@ still runs to the end.
 from __future__ import annotations
 
 import cmath
+import contextlib
+import io
 import math
 import random
 from collections.abc import Callable
@@ -16,7 +18,10 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from lib import fastconv as _fastconv
 from lib import fourier, integer
+from lib import nas as _nas
+from lib import sharing as _sharing
 from lib.xnor import pack_bits
 from lib.coding import deep_compression_bits, huffman_code
 from lib.quantization import linear_quantize
@@ -30,7 +35,7 @@ def _report(name: str, failures: list[str]) -> None:
         print(f"✓ {name}: correct.")
 
 
-def check_rotate(rotate: Callable[[complex, float], complex] | None) -> None:
+def check_rotate(rotate: Callable[[complex, float], complex] | None) -> bool | None:
     """Check ``rotate(z, theta)``, which should turn ``z`` by ``theta`` radians counter-clockwise."""
     if rotate is None:
         print("Not attempted yet: define rotate(z, theta) and run this cell again.")
@@ -50,24 +55,27 @@ def check_rotate(rotate: Callable[[complex, float], complex] | None) -> None:
     _report("rotate", failures)
 
 
-def _compare(name: str, fn, cases, reference, tol: float, show=repr) -> None:
-    """Run ``fn(*case)`` for each case and compare with ``reference(*case)`` within ``tol``."""
+def _compare(name: str, fn, cases, reference, tol: float, show=repr) -> bool | None:
+    """Run ``fn(*case)`` for each case and compare with ``reference(*case)`` within ``tol``; return
+    True (right), False (wrong) or None (not attempted), so that a reference solution's cell can
+    ``assert`` it and the book's build fails if the reference is wrong."""
     if fn is None:
         print(f"Not attempted yet: define {name} and run this cell again.")
-        return
+        return None
     failures = []
     for case in cases:
         want = np.asarray(reference(*case))
         try:
             got = np.asarray(fn(*case), dtype=want.dtype if np.iscomplexobj(want) else None)
         except Exception as err:  # the reader's code may raise anything
-            failures.append(f"{name}{tuple(show(c) for c in case)} raised {type(err).__name__}: {err}")
+            failures.append(f"{name}({', '.join(str(show(c)) for c in case)}) raised {type(err).__name__}: {err}")
             continue
         if got.shape != want.shape:
-            failures.append(f"{name}{tuple(show(c) for c in case)} has shape {got.shape}, expected {want.shape}")
+            failures.append(f"{name}({', '.join(str(show(c)) for c in case)}) has shape {got.shape}, expected {want.shape}")
         elif not np.all(np.abs(got - want) <= tol * np.maximum(1.0, np.abs(want))):
-            failures.append(f"{name}{tuple(show(c) for c in case)} gave {np.round(got, 4)}, expected {np.round(want, 4)}")
+            failures.append(f"{name}({', '.join(str(show(c)) for c in case)}) gave {np.round(got, 4)}, expected {np.round(want, 4)}")
     _report(name, failures)
+    return not failures
 
 
 def _short(x) -> str:
@@ -76,7 +84,7 @@ def _short(x) -> str:
     return f"{x:.3g}" if isinstance(x, (float, complex)) else repr(x)
 
 
-def check_exp_series(exp_series) -> None:
+def check_exp_series(exp_series) -> bool | None:
     """``exp_series(z, terms)`` = the sum of the first ``terms`` terms of Σ z^k / k!."""
     def ref(z, terms):
         total, term = 0j, 1 + 0j
@@ -86,13 +94,13 @@ def check_exp_series(exp_series) -> None:
         return total
 
     cases = [(1j * 0.5, 1), (1j * 1.0, 3), (1j * math.pi, 12), (2 + 1j, 8), (-1.0 + 0j, 20), (1j * math.pi, 40)]
-    _compare("exp_series", exp_series, cases, ref, 1e-9, _short)
+    return _compare("exp_series", exp_series, cases, ref, 1e-9, _short)
 
 
-def check_exp_polar(exp_polar) -> None:
+def check_exp_polar(exp_polar) -> bool | None:
     """``exp_polar(x, y)`` = e^{x+iy}, built as a stretch e^x and a turn by y."""
     cases = [(0.0, 0.0), (1.0, 0.0), (0.0, math.pi / 2), (0.5, 2.0), (-1.2, -0.7), (0.0, math.pi)]
-    _compare("exp_polar", exp_polar, cases, lambda x, y: cmath.exp(complex(x, y)), 1e-9, _short)
+    return _compare("exp_polar", exp_polar, cases, lambda x, y: cmath.exp(complex(x, y)), 1e-9, _short)
 
 
 def _signals():
@@ -101,33 +109,33 @@ def _signals():
             (fourier.chord(t, [2.0, 3.0], [1.0, 0.5], [0.3, -1.0]), t, 2.0), (np.exp(-t), t, 0.7)]
 
 
-def check_center_of_mass(center_of_mass) -> None:
+def check_center_of_mass(center_of_mass) -> bool | None:
     """``center_of_mass(signal, t, f)``: the average position of the wound samples."""
-    _compare("center_of_mass", center_of_mass, _signals(), fourier.center_of_mass, 2e-3, _short)
+    return _compare("center_of_mass", center_of_mass, _signals(), fourier.center_of_mass, 2e-3, _short)
 
 
-def check_phase(phase) -> None:
+def check_phase(phase) -> bool | None:
     """``phase(signal, t, f)`` = the angle (radians) of the centre of mass at winding frequency f."""
     t = np.linspace(0, 2, 4001)
     cases = [(fourier.tone(t, 2.0, 1.0, p), t, 2.0) for p in (0.0, 0.6, -1.2, 2.5)]
-    _compare("phase", phase, cases, lambda g, t_, f: np.angle(fourier.center_of_mass(g, t_, f)), 1e-3, _short)
+    return _compare("phase", phase, cases, lambda g, t_, f: np.angle(fourier.center_of_mass(g, t_, f)), 1e-3, _short)
 
 
-def check_dft(dft) -> None:
+def check_dft(dft) -> bool | None:
     """``dft(x)`` = the discrete Fourier transform of the list or array ``x``."""
     rng = np.random.default_rng(0)
     cases = [(np.array([1.0, 0, 0, 0]),), (np.array([0.0, 1, 0, 0]),), (rng.normal(size=7),), (rng.normal(size=16),)]
-    _compare("dft", dft, cases, np.fft.fft, 1e-9, _short)
+    return _compare("dft", dft, cases, np.fft.fft, 1e-9, _short)
 
 
-def check_dense_kilobytes(dense_kilobytes) -> None:
+def check_dense_kilobytes(dense_kilobytes) -> bool | None:
     """``dense_kilobytes(net)`` = kilobytes (1 kB = 1000 bytes) to store every parameter as float32."""
     nets = [(models.lenet_300_100(),), (models.lenet5(),), (models.vgg_small(),), (models.mlp([64, 10]),)]
-    _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
+    return _compare("dense_kilobytes", dense_kilobytes, nets, lambda net: measure.count_params(net) * 4 / 1000, 1e-9,
              lambda n: type(n).__name__)
 
 
-def check_csr_bits(csr_bits) -> None:
+def check_csr_bits(csr_bits) -> bool | None:
     """``csr_bits(w)`` = bits to store a 2-D tensor in CSR with 32-bit values and 32-bit indices."""
     g = torch.Generator().manual_seed(0)
     cases = []
@@ -135,43 +143,43 @@ def check_csr_bits(csr_bits) -> None:
         w = torch.randn(rows, cols, generator=g)
         w[torch.rand(rows, cols, generator=g) >= keep] = 0
         cases.append((w,))
-    _compare("csr_bits", csr_bits, cases, lambda w: measure.storage_bits(w, "csr"), 0,
+    return _compare("csr_bits", csr_bits, cases, lambda w: measure.storage_bits(w, "csr"), 0,
              lambda w: f"<{tuple(w.shape)} tensor, {int((w != 0).sum())} non-zeros>")
 
 
-def check_kernel_norms(kernel_norms) -> None:
+def check_kernel_norms(kernel_norms) -> bool | None:
     """``kernel_norms(w)``: the L2 norm of every k x k kernel of a conv weight (out, in, k, k), shape (out, in)."""
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randn(o, i, k, k, generator=g),) for o, i, k in [(2, 3, 3), (8, 1, 5), (4, 4, 1)]]
-    _compare("kernel_norms", kernel_norms, cases, lambda w: w.pow(2).sum(dim=(2, 3)).sqrt().numpy(), 1e-5,
+    return _compare("kernel_norms", kernel_norms, cases, lambda w: w.pow(2).sum(dim=(2, 3)).sqrt().numpy(), 1e-5,
              lambda w: f"<{tuple(w.shape)} weight>")
 
 
-def check_apoz(apoz) -> None:
+def check_apoz(apoz) -> bool | None:
     """``apoz(a)``: per channel, the fraction of exact zeros in activations ``a`` of shape (n, c, h, w)."""
     g = torch.Generator().manual_seed(0)
     cases = [(torch.relu(torch.randn(n, c, h, h, generator=g) + b),) for n, c, h, b in
              [(4, 3, 5, 0.0), (2, 8, 3, -1.0), (10, 1, 2, 0.5)]]
-    _compare("apoz", apoz, cases, lambda a: (a == 0).float().mean(dim=(0, 2, 3)).numpy(), 1e-6,
+    return _compare("apoz", apoz, cases, lambda a: (a == 0).float().mean(dim=(0, 2, 3)).numpy(), 1e-6,
              lambda a: f"<{tuple(a.shape)} activations>")
 
 
-def check_conv_macs(conv_macs) -> None:
+def check_conv_macs(conv_macs) -> bool | None:
     """``conv_macs(c_in, c_out, k, h_out, w_out)``: multiply-accumulates of a k x k convolution per image."""
     cases = [(1, 20, 5, 24, 24), (20, 50, 5, 8, 8), (32, 64, 3, 14, 14), (3, 3, 1, 1, 1)]
-    _compare("conv_macs", conv_macs, cases, lambda ci, co, k, h, w: ci * co * k * k * h * w, 0)
+    return _compare("conv_macs", conv_macs, cases, lambda ci, co, k, h, w: ci * co * k * k * h * w, 0)
 
 
-def check_quantize(quantize) -> None:
+def check_quantize(quantize) -> bool | None:
     """``quantize(x, scale, zero_point, qmin, qmax)``: integer codes clamp(round(x / scale) + zero_point)."""
     g = torch.Generator().manual_seed(0)
     cases = [(torch.randn(20, generator=g), 0.05, 128, 0, 255), (torch.randn(7, generator=g) * 3, 0.1, 0, -128, 127),
              (torch.tensor([-1.0, 0.0, 0.24, 0.26, 2.0]), 0.5, 2, 0, 3)]
-    _compare("quantize", quantize, cases, lambda *c: linear_quantize(*c).numpy(), 0,
+    return _compare("quantize", quantize, cases, lambda *c: linear_quantize(*c).numpy(), 0,
              lambda c: f"<{len(c)} values>" if hasattr(c, "shape") else repr(c))
 
 
-def check_fixed_bits(fixed_bits) -> None:
+def check_fixed_bits(fixed_bits) -> bool | None:
     """``fixed_bits(labels, index_bits, weight_bits)``: the bits of a pruned, weight-shared layer in Deep
     Compression's format without Huffman coding: an ``index_bits`` gap and a ``weight_bits`` code per entry
     (padding entries included) plus 32 bits per centroid in use (the zero, label 0, is not stored)."""
@@ -183,11 +191,11 @@ def check_fixed_bits(fixed_bits) -> None:
     sparse = torch.randint(1, 8, (12, 40), generator=g) * (torch.rand(12, 40, generator=g) < 0.1)
     cases = [(torch.tensor([0, 3, 0, 0, 0, 0, 0, 1, 2]), 2, 2), (sparse, 3, 3), (sparse, 5, 3),
              (torch.tensor([0] * 70 + [5, 5, 0, 5]), 4, 4), (torch.tensor([[1, 1], [1, 1]]), 1, 1)]
-    _compare("fixed_bits", fixed_bits, cases, reference, 0,
+    return _compare("fixed_bits", fixed_bits, cases, reference, 0,
              lambda c: f"<{tuple(c.shape)} labels>" if hasattr(c, "shape") else repr(c))
 
 
-def check_huffman_lengths(huffman_lengths) -> None:
+def check_huffman_lengths(huffman_lengths) -> bool | None:
     """``huffman_lengths(counts)``: the codeword lengths of an optimal prefix code for a list of positive counts.
 
     Ties may be broken either way, so the lengths are not unique: the check asks that they belong
@@ -224,13 +232,13 @@ def check_huffman_lengths(huffman_lengths) -> None:
     _report("huffman_lengths", failures)
 
 
-def check_quantize_multiplier(quantize_multiplier) -> None:
+def check_quantize_multiplier(quantize_multiplier) -> bool | None:
     """``quantize_multiplier(M)`` for 0 < M < 1: integers ``(m0, n)``, 2**30 <= m0 < 2**31, M ~ m0 * 2**(-31 - n)."""
     cases = [(0.75,), (0.0123,), (0.3,), (1e-5,), (0.5,), (0.00048828125,), (1 - 2.0 ** -40,)]
-    _compare("quantize_multiplier", quantize_multiplier, cases, integer.quantize_multiplier, 0)
+    return _compare("quantize_multiplier", quantize_multiplier, cases, integer.quantize_multiplier, 0)
 
 
-def check_ste(ste_grad) -> None:
+def check_ste(ste_grad) -> bool | None:
     """``ste_grad(x, grad, scale, zero_point, qmin, qmax)``: the straight-through gradient of fake quantisation,
     ``grad`` where ``round(x / scale) + zero_point`` lies in ``[qmin, qmax]`` and 0 where it was clipped."""
     def reference(x, grad, scale, zero_point, qmin, qmax):
@@ -242,11 +250,11 @@ def check_ste(ste_grad) -> None:
     cases = [(torch.randn(12, generator=g) * 2, torch.randn(12, generator=g), 0.1, 5, 0, 15),
              (torch.randn(10, generator=g), torch.ones(10), 0.05, 0, -8, 7),
              (torch.tensor([-3.0, -0.31, 0.0, 0.2, 0.61, 9.0]), torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]), 0.2, 1, 0, 3)]
-    _compare("ste_grad", ste_grad, cases, reference, 1e-6,
+    return _compare("ste_grad", ste_grad, cases, reference, 1e-6,
              lambda c: f"<{len(c)} values>" if hasattr(c, "shape") else repr(c))
 
 
-def check_xnor_dot(xnor_dot) -> None:
+def check_xnor_dot(xnor_dot) -> bool | None:
     """``xnor_dot(a_bits, b_bits, n)``: the dot product of two ±1 vectors of length ``n`` from their bits,
     packed by ``lib.xnor.pack_bits`` into 1-D uint64 arrays (bit 1 for +1, padding bits 0)."""
     rng = np.random.default_rng(0)
@@ -258,11 +266,11 @@ def check_xnor_dot(xnor_dot) -> None:
         a, b = pack_bits(v[0]), pack_bits(v[1])
         dots[(a.tobytes(), b.tobytes())] = int(v[0] @ v[1])
         cases.append((a, b, v.shape[1]))
-    _compare("xnor_dot", xnor_dot, cases, lambda a, b, n: dots[(a.tobytes(), b.tobytes())], 0,
+    return _compare("xnor_dot", xnor_dot, cases, lambda a, b, n: dots[(a.tobytes(), b.tobytes())], 0,
              lambda c: f"<{len(c)} words>" if isinstance(c, np.ndarray) else repr(c))
 
 
-def check_lloyd_step(lloyd_step) -> None:
+def check_lloyd_step(lloyd_step) -> bool | None:
     """``lloyd_step(w, centroids)``: one Lloyd iteration on the 1-D tensor ``w``: assign every weight to
     its nearest centroid, then return the new centroids (each cluster's mean; an empty one stays put)."""
     def reference(w, c):
@@ -274,11 +282,11 @@ def check_lloyd_step(lloyd_step) -> None:
     cases = [(torch.tensor([0.0, 0.1, 0.2, 0.9, 1.0, 1.4], dtype=torch.float64), torch.tensor([0.0, 1.0], dtype=torch.float64)),
              (torch.randn(500, generator=g, dtype=torch.float64), torch.linspace(-2, 2, 5, dtype=torch.float64)),
              (torch.randn(300, generator=g, dtype=torch.float64) * 0.1, torch.tensor([-0.3, 0.05, 0.02, 5.0], dtype=torch.float64))]
-    _compare("lloyd_step", lloyd_step, cases, reference, 1e-9,
+    return _compare("lloyd_step", lloyd_step, cases, reference, 1e-9,
              lambda t: f"<{len(t)} values>")
 
 
-def check_bucket_gradient(bucket_gradient) -> None:
+def check_bucket_gradient(bucket_gradient) -> bool | None:
     """``bucket_gradient(grad_v, index, sign, n_weights)``: the gradient of HashedNets' real weights,
     ``g[k] = sum of sign[i, j] * grad_v[i, j] over the entries with index[i, j] == k`` (a 1-D tensor
     of length ``n_weights``; a bucket no entry uses gets 0)."""
@@ -292,11 +300,11 @@ def check_bucket_gradient(bucket_gradient) -> None:
         sign = torch.randint(0, 2, (rows, cols), generator=g).double() * 2 - 1
         cases.append((torch.randn(rows, cols, generator=g, dtype=torch.float64),
                       torch.randint(0, k, (rows, cols), generator=g), sign, k))
-    _compare("bucket_gradient", bucket_gradient, cases, reference, 1e-9,
+    return _compare("bucket_gradient", bucket_gradient, cases, reference, 1e-9,
              lambda c: f"<{tuple(c.shape)} tensor>" if isinstance(c, torch.Tensor) else repr(c))
 
 
-def check_distillation_loss(distillation_loss) -> None:
+def check_distillation_loss(distillation_loss) -> bool | None:
     """``distillation_loss(student_logits, teacher_logits, target, T, alpha)``: Hinton et al.'s loss,
     ``alpha * T**2 * KL(softmax(teacher / T) || softmax(student / T))`` averaged over the batch, plus
     ``(1 - alpha) * cross_entropy(student_logits, target)``."""
@@ -310,38 +318,37 @@ def check_distillation_loss(distillation_loss) -> None:
     for n, c, T, alpha in ((4, 10, 1.0, 0.5), (8, 10, 20.0, 0.9), (3, 5, 4.0, 1.0), (6, 10, 2.0, 0.0), (5, 3, 0.5, 0.3)):
         s, t = torch.randn(n, c, generator=g, dtype=torch.float64) * 3, torch.randn(n, c, generator=g, dtype=torch.float64) * 3
         cases.append((s, t, torch.randint(0, c, (n,), generator=g), T, alpha))
-    _compare("distillation_loss", distillation_loss, cases, reference, 1e-6,
+    return _compare("distillation_loss", distillation_loss, cases, reference, 1e-6,
              lambda x: f"<logits {tuple(x.shape)}>" if isinstance(x, torch.Tensor) and x.dim() == 2
              else f"<labels of {len(x)}>" if isinstance(x, torch.Tensor) else repr(x))
 
 
-def check_separable_macs(separable_macs) -> None:
+def check_separable_macs(separable_macs) -> bool | None:
     """``separable_macs(m, n, k, h, w)``: multiply-accumulates of a depthwise-separable block (depthwise
     k x k on m channels, then 1 x 1 from m to n channels) on an h x w input, stride 1, "same" padding."""
     cases = [(2, 4, 3, 1, 1), (2, 4, 3, 5, 5), (32, 64, 3, 14, 14), (16, 16, 5, 7, 9), (1, 1, 1, 1, 1)]
-    _compare("separable_macs", separable_macs, cases, lambda m, n, k, h, w: (k * k * m + m * n) * h * w, 0)
+    return _compare("separable_macs", separable_macs, cases, lambda m, n, k, h, w: (k * k * m + m * n) * h * w, 0)
 
 
-def check_fire_params(fire_params) -> None:
+def check_fire_params(fire_params) -> bool | None:
     """``fire_params(m, s, e1, e3)``: weights (no biases) of a fire module: squeeze 1 x 1 from m to s
     channels, then expand 1 x 1 (e1 filters) and 3 x 3 (e3 filters) side by side."""
     cases = [(96, 16, 64, 64), (128, 16, 64, 64), (512, 64, 256, 256), (8, 1, 0, 4), (3, 2, 5, 0)]
-    _compare("fire_params", fire_params, cases, lambda m, s, e1, e3: m * s + s * e1 + 9 * s * e3, 0)
+    return _compare("fire_params", fire_params, cases, lambda m, s, e1, e3: m * s + s * e1 + 9 * s * e3, 0)
 
 
 # --------------------------------------------------------------------------- neural architecture search
-from lib import nas as _nas  # noqa: E402  (appended block: the NAS chapter's checks)
 
 
-def check_mnas_reward(mnas_reward) -> None:
+def check_mnas_reward(mnas_reward) -> bool | None:
     """``mnas_reward(acc, lat, target, alpha, beta)``: MnasNet's ACC * (LAT / T) ** w, with
     w = alpha when LAT <= T and beta otherwise (Tan et al. 2019)."""
     cases = [(0.9, 1.0, 1.0, -0.07, -0.07), (0.95, 2.0, 1.0, -0.07, -0.07), (0.8, 0.5, 1.0, 0.0, -1.0),
              (0.8, 2.0, 1.0, 0.0, -1.0), (0.97, 0.3, 0.45, -0.07, -0.15), (0.97, 0.6, 0.45, -0.07, -0.15)]
-    _compare("mnas_reward", mnas_reward, cases, lambda *c: _nas.mnas_reward(c[0], c[1], c[2], c[3], c[4]), 1e-9)
+    return _compare("mnas_reward", mnas_reward, cases, lambda *c: _nas.mnas_reward(c[0], c[1], c[2], c[3], c[4]), 1e-9)
 
 
-def check_pareto_front(pareto_front) -> None:
+def check_pareto_front(pareto_front) -> bool | None:
     """``pareto_front(errors, latencies)``: indices of the points no other point beats on both (lower
     or equal on each, lower on one), ordered by increasing latency; of identical points keep one."""
     rng = np.random.default_rng(0)
@@ -349,34 +356,10 @@ def check_pareto_front(pareto_front) -> None:
              ([0.1, 0.1, 0.2], [1.0, 2.0, 0.5])]
     for n in (10, 30):
         cases.append((list(rng.integers(0, 6, n) / 100), list(rng.integers(1, 8, n) / 10)))
-    _compare("pareto_front", pareto_front, cases, _nas.pareto_front, 0, lambda c: f"<{len(c)} values>")
+    return _compare("pareto_front", pareto_front, cases, _nas.pareto_front, 0, lambda c: f"<{len(c)} values>")
 
 
 # --------------------------------------------------------------------------- issue 11: checks that also return a verdict
-from lib import fastconv as _fastconv  # noqa: E402  (appended block: fast convolution, low rank, structured matrices)
-
-
-def _verdict(name: str, fn, cases, reference, tol: float, show=repr) -> bool | None:
-    """As :func:`_compare`, and return True (right), False (wrong) or None (not attempted), so a
-    reference solution's cell can ``assert`` it and the build fails if the reference is wrong."""
-    if fn is None:
-        print(f"Not attempted yet: define {name} and run this cell again.")
-        return None
-    failures = []
-    for case in cases:
-        want = np.asarray(reference(*case))
-        try:
-            got = np.asarray(fn(*case))
-        except Exception as err:  # the reader's code may raise anything
-            failures.append(f"{name}{tuple(show(c) for c in case)} raised {type(err).__name__}: {err}")
-            continue
-        if got.shape != want.shape:
-            failures.append(f"{name}{tuple(show(c) for c in case)} has shape {got.shape}, expected {want.shape}")
-        elif not np.all(np.abs(got - want) <= tol * np.maximum(1.0, np.abs(want))):
-            failures.append(f"{name}{tuple(show(c) for c in case)} gave {np.round(got, 4)}, "
-                            f"expected {np.round(want, 4)}")
-    _report(name, failures)
-    return not failures
 
 
 def check_winograd_mults(winograd_mults) -> bool | None:
@@ -387,19 +370,17 @@ def check_winograd_mults(winograd_mults) -> bool | None:
         return (cnt["mults_direct"], cnt["mults_winograd"])
 
     cases = [(m, r) for m in range(1, 7) for r in range(1, 6)]
-    return _verdict("winograd_mults", winograd_mults, cases, reference, 0)
+    return _compare("winograd_mults", winograd_mults, cases, reference, 0)
 
 
 def check_fft_layer_products(fft_layer_products) -> bool | None:
     """``fft_layer_products(n, c, o, p, q)`` = complex multiply-adds of the FFT layer's pointwise
     products, N·O·C·P·(Q/2+1) (rfft2 keeps Q // 2 + 1 columns of a real P x Q image's spectrum)."""
     cases = [(1, 1, 1, 4, 4), (8, 16, 24, 38, 38), (2, 3, 5, 7, 9), (1, 64, 64, 34, 34), (3, 1, 2, 1, 1)]
-    return _verdict("fft_layer_products", fft_layer_products, cases,
+    return _compare("fft_layer_products", fft_layer_products, cases,
                     lambda n, c, o, p, q: n * o * c * p * (q // 2 + 1), 0)
 
 
-import contextlib  # noqa: E402  (appended block: passes() captures a checker's verdict)
-import io  # noqa: E402
 
 
 def passes(check: Callable, fn) -> bool:
@@ -413,14 +394,13 @@ def passes(check: Callable, fn) -> bool:
     return verdict is True or (verdict is None and out.getvalue().startswith("✓"))
 
 
-from lib import sharing as _sharing  # noqa: E402  (appended block: the weight-sharing chapter's check)
 
 
 def check_pq_ratio(pq_ratio) -> bool | None:
     """``pq_ratio(m, n, k, s)`` = compression of product quantisation of an m x n matrix (rows cut
     into s sub-vectors, k centroids per block, 32-bit codebooks): 32mn / (32kn + m s log2 k)."""
     cases = [(784, 300, 16, 100), (784, 300, 256, 30), (100, 10, 2, 10), (1000, 64, 64, 8), (8, 8, 8, 1)]
-    return _verdict("pq_ratio", pq_ratio, cases, _sharing.pq_compression_ratio, 1e-9, lambda c: c)
+    return _compare("pq_ratio", pq_ratio, cases, _sharing.pq_compression_ratio, 1e-9, lambda c: c)
 
 
 def check_svd_error(svd_error) -> bool | None:
@@ -430,7 +410,7 @@ def check_svd_error(svd_error) -> bool | None:
     cases = [(np.array([3.0, 4.0]), 1), (np.array([2.0, 1.0, 0.5]), 0), (np.array([5.0, 1.0, 1.0, 1.0]), 4)]
     for n, r in ((10, 3), (50, 7), (300, 36)):
         cases.append((np.sort(np.abs(rng.standard_normal(n)))[::-1] * np.exp(-np.arange(n) / 20), r))
-    return _verdict("svd_error", svd_error, cases,
+    return _compare("svd_error", svd_error, cases,
                     lambda s, r: np.sqrt(np.sum(np.asarray(s, dtype=float)[r:] ** 2) / np.sum(np.asarray(s, dtype=float) ** 2)),
                     1e-9, lambda c: f"<{len(c)} singular values>" if isinstance(c, np.ndarray) else c)
 
@@ -441,5 +421,5 @@ def check_circulant_singular_values(circulant_singular_values) -> bool | None:
     rng = np.random.default_rng(0)
     cases = [(np.array([1.0, 0.0, 0.0, 0.0]),), (np.array([1.0, 1.0, 1.0, 1.0]),), (np.array([0.0, 1.0, 0.0]),),
              (rng.standard_normal(8),), (rng.standard_normal(15),), (rng.standard_normal(64),)]
-    return _verdict("circulant_singular_values", circulant_singular_values, cases,
+    return _compare("circulant_singular_values", circulant_singular_values, cases,
                     lambda r: np.sort(np.abs(np.fft.fft(r)))[::-1], 1e-9, lambda c: f"<{len(c)} numbers>")

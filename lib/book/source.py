@@ -29,8 +29,9 @@ def source_text(obj, *, docstring: bool = False, skip_checks: bool = False) -> s
     """The source of ``obj`` (a function, method or class) as the library holds it now.
 
     ``docstring=False`` drops the docstring; ``skip_checks=True`` drops the lines
-    that only validate arguments (``check_...(...)`` calls on one line, and
-    ``if ...: raise ValueError(...)`` pairs of lines), leaving the method.
+    that only validate arguments (bare ``check_...(...)`` calls on one line, and
+    ``if ...: raise ValueError(...)`` pairs of lines), leaving the method. An assignment
+    ``x = check_...(...)`` stays: it defines a name the code uses.
 
     >>> print(source_text(source_text).splitlines()[0])
     def source_text(obj, *, docstring: bool = False, skip_checks: bool = False) -> str:
@@ -43,7 +44,7 @@ def source_text(obj, *, docstring: bool = False, skip_checks: bool = False) -> s
     if skip_checks:
         code = re.sub(r"\n[ \t]*if [^\n]*:\n[ \t]*raise (Value|Type)Error\([^\n]*\)[ \t]*(?=\n)", "", code)
         code = "\n".join(line for line in code.splitlines()
-                         if not re.match(r"\s*(\w+(, \w+)* = )?check_\w+\(.*\)\s*$", line))
+                         if not re.match(r"\s*check_\w+\(.*\)\s*$", line))
     return code.rstrip() + "\n"
 
 
