@@ -349,3 +349,30 @@ def test_baselines_are_one_recipe_per_model():
     assert train.baseline().model == "lenet_300_100"
     with pytest.raises(ValueError, match="model"):
         train.baseline("resnet")
+
+
+def test_fit_loss_hook_replaces_cross_entropy_and_sees_the_rows():
+    """``loss(outputs, labels, rows)``: the rows index the training split (distillation looks up soft targets)."""
+    d = data.digits(val_size=100)
+    seen = []
+
+    def loss(out, y, rows):
+        assert torch.equal(d.y_train[rows], y)
+        seen.append(len(rows))
+        return torch.nn.functional.cross_entropy(out, y) * 0 + out.pow(2).mean()  # drive outputs to zero
+
+    net = torch.nn.Linear(64, 10)
+    hist = train.fit(net, d, train.TrainConfig(dataset="digits", num_steps=30, batch_size=32, lr=0.1), loss=loss)
+    assert sum(seen) == 30 * 32 and hist[-1]["loss"] < 0.05
+    with pytest.raises(ValueError, match="loss must be a callable"):
+        train.fit(net, d, train.TrainConfig(dataset="digits", num_steps=1), loss=3)
+
+
+def test_fit_trains_inside_a_no_grad_block():
+    """A cached computation may call fit under torch.no_grad(); training must still learn."""
+    d = data.digits(val_size=100)
+    net = torch.nn.Linear(64, 10)
+    before = net.weight.detach().clone()
+    with torch.no_grad():
+        train.fit(net, d, train.TrainConfig(dataset="digits", num_steps=5, batch_size=32, lr=0.1))
+    assert not torch.equal(before, net.weight.detach())

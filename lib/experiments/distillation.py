@@ -18,11 +18,9 @@ chosen on the validation split instead of the test set. Then smaller students
 temperature of :data:`TEMPERATURES`; the temperature is chosen per width on validation and the
 test set read once for that choice.
 
-Training goes through :func:`lib.workbench.train.fit`. Its loss is cross-entropy on the labels plus
-a ``penalty(net)`` hook that sees no batch; the soft targets need the batch, so the training inputs
-carry their row index as one extra column, which the ``forward`` hook strips and remembers, and the
-penalty adds ``distillation_loss - cross_entropy`` for that batch: the optimised loss is exactly
-:func:`lib.distill.distillation_loss` (:func:`distill_fit`).
+Training goes through :func:`lib.workbench.train.fit`, whose ``loss`` hook receives each batch's
+row numbers: :func:`distill_fit` looks up the teacher's logits for those rows and optimises
+:func:`lib.distill.distillation_loss` itself.
 
 References
 ----------
@@ -35,7 +33,6 @@ References
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lib.core import cache
@@ -83,29 +80,16 @@ def distill_fit(student: nn.Module, data: Split, targets: torch.Tensor, T: float
                 cfg: TrainConfig) -> list[dict]:
     """Train ``student`` in place with :func:`lib.workbench.train.fit` on the loss
     :func:`lib.distill.distillation_loss` against ``targets`` (the teacher's logits, one row per
-    training example of ``data``); return fit's history (its ``loss`` is the hard term alone)."""
+    training example of ``data``, looked up by the batch's rows); return fit's history."""
     n = len(data.y_train)
     if targets.shape != (n, data.num_classes):
         raise ValueError(f"targets must hold one row of {data.num_classes} logits per training example, "
                          f"got {tuple(targets.shape)}")
-    indexed = Split(torch.cat([data.X_train, torch.arange(n, dtype=torch.float32)[:, None]], dim=1), data.y_train,
-                    data.X_test, data.y_test, data.num_classes, data.X_val, data.y_val)
-    width = data.X_train.shape[1]
-    batch = {}
 
-    def forward(x):
-        if x.shape[1] == width + 1:                # a training batch: strip and remember the row index
-            batch["rows"], x = x[:, -1].long(), x[:, :-1]
-            batch["logits"] = student(x)
-            return batch["logits"]
-        return student(x)
+    def loss(logits, y, rows):
+        return distillation_loss(logits, targets[rows], y, T, alpha)
 
-    def penalty(net):                              # fit adds cross-entropy; this makes it the full loss
-        z, rows = batch["logits"], batch["rows"]
-        y = data.y_train[rows]
-        return distillation_loss(z, targets[rows], y, T, alpha) - F.cross_entropy(z, y)
-
-    return fit(student, indexed, cfg, forward=forward, penalty=penalty, desc=f"distilling at T={T:g}")
+    return fit(student, data, cfg, loss=loss, desc=f"distilling at T={T:g}")
 
 
 def teacher() -> nn.Sequential:
@@ -113,11 +97,11 @@ def teacher() -> nn.Sequential:
     return train_cached(TEACHER)[0].eval()
 
 
-@torch.no_grad()
 def _teacher_logits() -> dict:
-    net, images = teacher(), mnist(flatten=False)
-    run = lambda X: torch.cat([net(X[i:i + 2500]) for i in range(0, len(X), 2500)])
-    return {"train": run(images.X_train), "val": run(images.X_val), "test": run(images.X_test)}
+    net, images = teacher(), mnist(flatten=False)  # trained first (cached), outside no_grad
+    with torch.no_grad():
+        run = lambda X: torch.cat([net(X[i:i + 2500]) for i in range(0, len(X), 2500)])
+        return {"train": run(images.X_train), "val": run(images.X_val), "test": run(images.X_test)}
 
 
 _logits_memo = cache.memo(_teacher_logits, name="distill-teacher-logits", store="torch")

@@ -8,6 +8,9 @@ methods of this book need:
   with masked weights substituted);
 - ``penalty(net)`` is added to the loss (Network Slimming's L1 on BatchNorm
   scales, group lasso);
+- ``loss(outputs, labels, rows)`` replaces cross-entropy, ``rows`` being the
+  batch's row numbers in the training split (distillation's soft targets are
+  looked up by row);
 - ``after_step(net, step)`` runs after every optimiser step (re-applying masks,
   clipping binary networks' latent weights, updating surgery's masks);
 - ``evaluate(net)`` is called every ``eval_every`` steps (0: at the end of every
@@ -163,17 +166,19 @@ def _batches(n: int, batch_size: int, num_epochs: int, num_steps: int, g: torch.
             yield epoch, order[i:i + batch_size]
 
 
+@torch.enable_grad()  # training inside a caller's no_grad block (a cached computation that trains) still learns
 def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training",
         forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
         penalty: Callable[[nn.Module], torch.Tensor] | None = None,
         after_step: Callable[[nn.Module, int], None] | None = None,
         evaluate: Callable[[nn.Module], dict] | None = None,
-        eval_every: int = 0, params=None, progress: bool = False) -> list[dict]:
+        eval_every: int = 0, params=None, progress: bool = False,
+        loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> list[dict]:
     """Train ``net`` in place on ``data``'s training split; return the history.
 
     Every step: ``net.train()``, a mini-batch from a shuffle seeded by ``cfg.seed``,
-    cross-entropy of ``forward(x)`` (default ``net(x)``) plus ``penalty(net)`` if
-    given, one optimiser step (SGD with ``cfg.momentum`` and ``cfg.weight_decay``,
+    cross-entropy of ``forward(x)`` (default ``net(x)``), or ``loss(outputs, labels,
+    rows)`` if given, plus ``penalty(net)`` if given, one optimiser step (SGD with ``cfg.momentum`` and ``cfg.weight_decay``,
     or Adam), one scheduler step (cosine to 0, exponential to ``cfg.lr_end``, or
     constant, over the whole run), then ``after_step(net, step)``.
 
@@ -188,7 +193,7 @@ def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training"
         Trained on ``X_train``/``y_train``; evaluated on ``X_val``/``y_val`` by default.
     cfg : TrainConfig
         Optimiser, schedule, batch size, seed, and ``num_epochs`` or ``num_steps``.
-    forward, penalty, after_step, evaluate : callables, optional
+    forward, penalty, after_step, evaluate, loss : callables, optional
         The hooks described in the module docstring. ``evaluate(net)`` returns a dict;
         the default is ``{"val_error": error_rate(net, X_val, y_val)}`` (nothing when
         the split has no validation part).
@@ -204,7 +209,7 @@ def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training"
     -------
     list of dict
         Per record: ``epoch`` (fractional), ``step``, ``loss`` (mean training
-        cross-entropy since the previous record, penalty excluded) and what
+        loss since the previous record, penalty excluded) and what
         ``evaluate`` returned.
 
     >>> from lib.workbench.data import digits
@@ -214,7 +219,8 @@ def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training"
     >>> [h["epoch"] for h in hist], hist[-1]["val_error"] < min(0.2, hist[0]["val_error"])
     ([1.0, 2.0, 3.0], True)
     """
-    for hook, fn in (("forward", forward), ("penalty", penalty), ("after_step", after_step), ("evaluate", evaluate)):
+    for hook, fn in (("forward", forward), ("penalty", penalty), ("after_step", after_step), ("evaluate", evaluate),
+                     ("loss", loss)):
         if fn is not None and not callable(fn):
             raise ValueError(f"{hook} must be a callable or None, got {fn!r}")
     num_epochs = check_int("num_epochs", cfg.num_epochs, 0)
@@ -249,7 +255,8 @@ def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training"
             return {"val_error": error_rate(net, data.X_val, data.y_val, forward=forward)} if has_val else {}
 
     run = forward or net
-    loss_fn = nn.CrossEntropyLoss()
+    cross_entropy = nn.CrossEntropyLoss()
+    loss_fn = (lambda out, y, _rows: cross_entropy(out, y)) if loss is None else loss
     g = torch.Generator().manual_seed(cfg.seed)
     history: list[dict] = []
     loss_sum, seen, step, last_epoch = 0.0, 0, 0, 1
@@ -266,17 +273,17 @@ def fit(net: nn.Module, data: Split, cfg: TrainConfig, *, desc: str = "training"
         last_epoch = epoch
         net.train()
         opt.zero_grad()
-        loss = loss_fn(run(data.X_train[idx]), data.y_train[idx])
-        if not math.isfinite(loss.item()):
-            raise RuntimeError(f"training diverged at step {step + 1} of {total} (loss {loss.item()}): "
+        value = loss_fn(run(data.X_train[idx]), data.y_train[idx], idx)
+        if not math.isfinite(value.item()):
+            raise RuntimeError(f"training diverged at step {step + 1} of {total} (loss {value.item()}): "
                                f"lower cfg.lr (now {cfg.lr})")
-        (loss if penalty is None else loss + penalty(net)).backward()
+        (value if penalty is None else value + penalty(net)).backward()
         opt.step()
         sched.step()
         step += 1
         if after_step is not None:
             after_step(net, step)
-        loss_sum, seen = loss_sum + loss.item() * len(idx), seen + len(idx)
+        loss_sum, seen = loss_sum + value.item() * len(idx), seen + len(idx)
         if eval_every and step % eval_every == 0 and step < total:
             record(step / steps_per_epoch)
     if step:
