@@ -9,8 +9,9 @@ from the bottom up (each may import only the layers below it and itself):
 ``lib/<topic>.py``
     The math of one method family (``fourier``, ``pruning``, ``quantization``,
     ``coding``, ...), readable top to bottom, importing only NumPy, PyTorch,
-    SciPy, :mod:`lib.core` and other topics: no data, no training loop, no
-    widgets. These are the public contracts readers' own code uses
+    SciPy, :mod:`lib.core` and other topics (and ObsPy in ``seismic``, for the
+    iasp91 travel times, the station-noise models and the classical pickers it
+    compares against): no data, no training loop, no widgets. These are the public contracts readers' own code uses
     (``lib.fourier.fft``, ``lib.pruning.magnitude_prune``, ...).
 ``lib/workbench/``
     Data (with a validation split), models, the one training loop and the one
