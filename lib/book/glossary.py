@@ -37,9 +37,7 @@ class Entry(NamedTuple):
 
 #: Chapters an open issue adds to the book but not yet to :data:`lib.book.plan.PLAN`
 #: (issue 15's case study); the plan's title wins once the chapter is listed there.
-PENDING: dict[str, str] = {
-    "seismic_case_study": "Case study: compressing a seismic phase picker",
-}
+PENDING: dict[str, str] = {}
 
 E = Entry
 # Anchors used more than once.

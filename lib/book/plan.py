@@ -62,7 +62,12 @@ PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("nas", "Neural architecture search",
          "random search, regularised evolution and DARTS on one CPU budget, with MnasNet's reward on "
          "measured latency, against hand-designed networks"),
-        ("combining", "Combining methods", "which methods stack, and a case study"),
+        ("combining", "Combining methods",
+         "which methods stack and which fight, every method of the book on one chart, "
+         "and a combination against Deep Compression's 39x"),
+        ("seismic_case_study", "Case study: compressing a seismic phase picker",
+         "PhaseNet-style picking on synthetic seismograms from a real Earth model, STA/LTA and AR pickers, "
+         "pruning, quantisation, distillation and light convolutions, and ObsPy's real example events"),
     ]),
     ("For readers of the Chinese notes", [
         ("glossary", "Glossary: Chinese and English", "every term the study notes use, linked to where the book explains it"),
