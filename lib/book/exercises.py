@@ -423,3 +423,64 @@ def check_circulant_singular_values(circulant_singular_values) -> bool | None:
              (rng.standard_normal(8),), (rng.standard_normal(15),), (rng.standard_normal(64),)]
     return _compare("circulant_singular_values", circulant_singular_values, cases,
                     lambda r: np.sort(np.abs(np.fft.fft(r)))[::-1], 1e-9, lambda c: f"<{len(c)} numbers>")
+
+
+# --------------------------------------------------------------------------- ex2 (issue 11): pruning, quantisation, coding
+
+
+def _tensor_case(c) -> str:
+    if isinstance(c, torch.Tensor):
+        return repr(c.tolist()) if c.numel() <= 12 else f"<{tuple(c.shape)} tensor, {int((c != 0).sum())} non-zeros>"
+    return repr(c)
+
+
+def check_relative_entries(relative_entries) -> bool | None:
+    """``relative_entries(w, index_bits)``: the entries Deep Compression's relative-index format stores
+    for ``w`` read in row-major order: one per non-zero, plus a padding zero wherever a run of zeros
+    is longer than an ``index_bits``-bit gap can say (2**index_bits - 1); trailing zeros are not stored."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(30, 40, generator=g)
+    w[torch.rand(30, 40, generator=g) > 0.05] = 0
+    cases = [(torch.tensor([0.0, 0, 1.5, 0, 2]), 2), (torch.tensor([0.0] * 7 + [1.0]), 3),
+             (torch.tensor([0.0] * 8 + [1.0]), 3), (torch.tensor([0.0] * 16 + [1.0, 2.0]), 3),
+             (torch.tensor([1.0] + [0.0] * 20), 2), (torch.zeros(4, 5), 2), (w, 5), (w, 3)]
+    return _compare("relative_entries", relative_entries, cases, measure.relative_index_entries, 0, _tensor_case)
+
+
+# --------------------------------------------------------------------------- issue 11: Part I (ex1)
+
+
+def check_small_slides(walk) -> bool | None:
+    """``walk(y, steps)``: the point reached from 1 by sliding up by ``y`` in ``steps`` equal small slides,
+    each of which multiplies the point by ``1 + i y / steps`` (the exponential's derivative at 0 is 1),
+    i.e. ``(1 + i y / steps) ** steps``; it tends to e^{iy} as ``steps`` grows."""
+    cases = [(math.pi, 1), (math.pi, 4), (1.0, 10), (0.0, 5), (-2.0, 100), (math.pi, 10_000), (2.5, 1_000)]
+    return _compare("walk", walk, cases, lambda y, steps: complex(1.0, y / steps) ** steps, 1e-9, _short)
+
+
+def check_advance(advance) -> bool | None:
+    """``advance(signal, t, f0)``: how many seconds earlier the peaks of the tone ``signal`` come than
+    those of cos(2π f0 t), read from the angle φ of its centre of mass at ``f0`` (φ in (-π, π]):
+    φ / (2π f0). Positive means earlier (a positive phase advances a tone)."""
+    if advance is None:
+        print("Not attempted yet: define advance(signal, t, f0) and run this cell again.")
+        return None
+    t = np.linspace(0, 2, 4001)
+    failures = []
+    for f0, phi in [(2.0, 0.0), (2.0, 0.6), (2.0, -1.2), (2.0, 2.5), (0.5, 1.0), (3.0, -3.0)]:
+        want = phi / (2 * math.pi * f0)
+        shown = f"advance(<cos(2π·{f0:g}t {phi:+.1f})>, t, {f0:g})"
+        try:
+            got = float(advance(fourier.tone(t, f0, 1.0, phi), t, f0))
+        except Exception as err:  # the reader's code may raise anything
+            failures.append(f"{shown} raised {type(err).__name__}: {err}")
+            continue
+        if abs(got - want) > 1e-3:
+            hint = ""
+            if want and abs(got + want) < 1e-3:
+                hint = " (hint: the sign: a positive phase makes every peak come earlier)"
+            elif want and abs(got - phi) < 1e-3:
+                hint = " (hint: that is an angle in radians; convert it to seconds at f0 turns per second)"
+            failures.append(f"{shown} gave {got:.4f} s, expected {want:.4f} s{hint}")
+    _report("advance", failures)
+    return not failures
