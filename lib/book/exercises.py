@@ -484,3 +484,31 @@ def check_advance(advance) -> bool | None:
             failures.append(f"{shown} gave {got:.4f} s, expected {want:.4f} s{hint}")
     _report("advance", failures)
     return not failures
+
+
+from lib import picker as _picker  # noqa: E402  (the seismic case study's checks)
+
+
+def check_unet_params(unet_params) -> bool | None:
+    """``unet_params(widths, k)`` = parameters of ``lib.picker.PhaseNetLike(widths, kernel_size=k)``:
+    every convolution block k·m·n weights (no bias) and 2n BatchNorm parameters; the stem 3 -> w0;
+    per level a "same" block w_{i-1} -> w_i (w0 -> w0 at the first) and, except at the bottom, a
+    strided block w_i -> w_i; per up level w_{i+1} -> w_i and 2w_i -> w_i; the head w0·3 + 3."""
+    cases = [((8, 11, 16, 22, 32), 7), ((4, 8), 3), ((5,), 5), ((2, 3, 4), 1), ((16, 32, 64), 9)]
+    return _compare("unet_params", unet_params, cases, lambda w, k: _picker.unet_params(w, k), 0)
+
+
+# --------------------------------------------------------------------------- issue 15: combining methods (comb)
+
+
+def check_stacked_ratio(stacked_ratio) -> bool | None:
+    """``stacked_ratio(weights, nonzero, value_bits, index_bits, codebook)``: the compression of a pruned,
+    weight-shared layer against its float32 copy, 32 * weights / (nonzero * (value_bits + index_bits)
+    + 32 * codebook): each kept weight stores a code and a gap, the codebook stores float32 values
+    (padding entries ignored)."""
+    def reference(weights, nonzero, value_bits, index_bits, codebook):
+        return 32 * weights / (nonzero * (value_bits + index_bits) + 32 * codebook)
+
+    cases = [(1000, 100, 5, 5, 31), (4096, 4096, 4, 0, 0), (400_000, 32_000, 5, 5, 31), (25_000, 3_000, 8, 5, 255),
+             (1000, 1000, 32, 0, 0), (500_000, 10, 2, 4, 3)]
+    return _compare("stacked_ratio", stacked_ratio, cases, reference, 1e-9, _short)
