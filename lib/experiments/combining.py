@@ -479,7 +479,8 @@ def chart_view(points: list[dict], view: str, family: str, cap: float = 3.0) -> 
     """One grid point of the chapter's widget: the points of ``family`` (or ``"all"``) as crosses,
     x = log2 of compression (``view="size"``) or of speed-up (``view="latency"``), y = error change
     in points (capped at ``cap``; points above are counted, not drawn), and the front of all points
-    of the view as a line (:func:`lib.experiments.nas.scatter` draws them for :func:`lib.widgets.sweep.series`)."""
+    of the view as a line (:func:`lib.experiments.nas.scatter` draws them for :func:`lib.widgets.sweep.series`).
+    ``points``: :func:`chart_points` for the size view, :func:`latency_points` for the latency view."""
     check_choice("view", view, ("size", "latency"))
     check_choice("family", family, ("all",) + FAMILIES)
     key = "compression" if view == "size" else "speedup"
