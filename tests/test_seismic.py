@@ -60,6 +60,25 @@ def test_s_minus_p_is_iasp91_within_one_sample(events):
         assert abs(meta["sp_time"][i] - (t_s - t_p)) < 0.002, i
 
 
+@pytest.mark.parametrize("rate", [50.0, 200.0])
+def test_other_sampling_rates_keep_the_contract(rate):
+    w, p, s, meta = synthetic_events(20, seed=4, sampling_rate=rate)
+    assert w.shape == (20, 3, int(30 * rate))
+    assert np.all(p < s) and np.all(s < w.shape[2] - seismic.S_MIN_MARGIN * rate + 1)
+    assert np.all(np.abs((s - p) - meta["sp_time"] * rate) <= 0.5 + 1e-9)   # rounding only
+
+
+def test_travel_times_table_matches_taup_off_the_grid():
+    model = TauPyModel("iasp91")
+    for dist, depth in [(12.34, 0), (57.89, 19), (101.01, 20), (149.9, 35), (88.8, 40)]:
+        t_p, t_s = seismic.travel_times([dist], [depth])
+        arrivals = model.get_travel_times(source_depth_in_km=float(depth),
+                                          distance_in_degree=kilometers2degrees(dist),
+                                          phase_list=list(seismic.P_PHASES + seismic.S_PHASES))
+        assert abs(t_p[0] - min(a.time for a in arrivals if a.name[0] in "pP")) < 0.002
+        assert abs(t_s[0] - min(a.time for a in arrivals if a.name[0] in "sS")) < 0.002
+
+
 def test_snr_as_requested_on_average(events):
     """SNR estimated from the noisy traces: (power after P - power before) / power before on Z."""
     w, p, s, meta = events
