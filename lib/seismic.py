@@ -19,12 +19,12 @@ References
 .. [3] T. Akazawa, "A technique for automatic detection of onset time of P- and S-phases in
    strong motion records", 13th World Conference on Earthquake Engineering (2004): the
    reference ObsPy's ``ar_pick`` documentation gives.
-.. [6] M. Leonard and B. L. N. Kennett, "Multi-component autoregressive techniques for the
-   analysis of seismograms", Physics of the Earth and Planetary Interiors 113, 247-263 (1999).
 .. [4] J. Peterson, "Observations and modeling of seismic background noise", U.S. Geological
    Survey Open-File Report 93-322 (1993).
 .. [5] B. L. N. Kennett and E. R. Engdahl, "Traveltimes for global earthquake location and
    phase identification", Geophysical Journal International 105(2), 429-465 (1991).
+.. [6] M. Leonard and B. L. N. Kennett, "Multi-component autoregressive techniques for the
+   analysis of seismograms", Physics of the Earth and Planetary Interiors 113, 247-263 (1999).
 """
 
 from __future__ import annotations
