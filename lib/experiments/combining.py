@@ -123,8 +123,7 @@ def _kmeans_after_pruning(bits: list) -> dict:
         for key, net, exclude in (("dense", dense, False), ("pruned_with_zeros", pruned, False),
                                   ("pruned_zeros_apart", pruned, True)):
             shared, stats = _share_layers(net, {n: b for n in layers}, exclude)
-            row[key] = {"val_error": error_rate(shared, data.X_val, data.y_val),
-                        "test_error": error_rate(shared, data.X_test, data.y_test),
+            row[key] = {"test_error": error_rate(shared, data.X_test, data.y_test),
                         "nonzero": sum(s["nonzero"] for s in stats.values()),
                         "zeros_kept": float(np.mean([s["zeros_kept"] for s in stats.values()])),
                         "fc1_distinct": stats[layers[2]]["distinct"]}
@@ -133,9 +132,7 @@ def _kmeans_after_pruning(bits: list) -> dict:
     return {"rows": rows, "weights": weights,
             "pruned_nonzero": sum(int((dict(pruned.named_modules())[n].weight != 0).sum()) for n in layers),
             "dense_error": error_rate(dense, data.X_test, data.y_test),
-            "dense_val_error": error_rate(dense, data.X_val, data.y_val),
-            "pruned_error": error_rate(pruned, data.X_test, data.y_test),
-            "pruned_val_error": error_rate(pruned, data.X_val, data.y_val)}
+            "pruned_error": error_rate(pruned, data.X_test, data.y_test)}
 
 
 _kmeans_after_pruning_memo = cache.memo(_kmeans_after_pruning, name="combining-kmeans-after-pruning")
@@ -151,10 +148,10 @@ def kmeans_after_pruning(bits=(2, 3, 4, 5)) -> dict:
     -------
     dict
         ``rows``: per width ``bits``, for ``dense``, ``pruned_with_zeros`` and ``pruned_zeros_apart``:
-        ``val_error``, ``test_error``, ``nonzero`` (weights not exactly 0 after sharing),
+        ``test_error`` (no choice is made from it), ``nonzero`` (weights not exactly 0 after sharing),
         ``zeros_kept`` (mean over layers of the fraction of zero weights still exactly 0) and
         ``fc1_distinct`` (distinct values in fc1); also ``weights``, ``pruned_nonzero`` and the dense and
-        pruned networks' test and validation errors.
+        pruned networks' test errors (``dense_error``, ``pruned_error``).
     """
     bits = [check_int(f"bits[{i}]", b, 1, 8) for i, b in enumerate(bits)]
     return _kmeans_after_pruning_memo(bits=bits)
@@ -359,7 +356,7 @@ def _small_networks() -> list[dict]:
     for v, r in res.items():
         ref = "standard_5x5" if v == "factorized_5x5" else "standard"
         if v not in ("standard", "standard_5x5"):
-            pts.append(_point("compact_convolutions", v.replace("_", " "), "small networks", "small CNN",
+            pts.append(_point("compact_convolutions", ECC.VARIANTS[v][1], "small networks", "small CNN",
                               res[ref]["params"] / r["params"], r["test_error"], res[ref]["test_error"], "parameters"))
     final = EN.finalists()
     base = final["plain_cnn"]
@@ -455,7 +452,7 @@ def latency_points() -> list[dict]:
     for v, r in res.items():
         ref = "standard_5x5" if v == "factorized_5x5" else "standard"
         if v not in ("standard", "standard_5x5"):
-            p = _point("compact_convolutions", v.replace("_", " "), "small networks", "small CNN", 1, r["test_error"],
+            p = _point("compact_convolutions", ECC.VARIANTS[v][1], "small networks", "small CNN", 1, r["test_error"],
                        res[ref]["test_error"])
             pts.append({**p, "speedup": lat[ref] / lat[v]})
     s = LR.svd_search()
