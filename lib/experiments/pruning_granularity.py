@@ -28,7 +28,7 @@ __all__ = ["CONVS", "SUBSET", "pruned", "filter_plan", "granularity_point"]
 CONVS = ["0", "2"]
 
 #: Training images the one epoch of fine-tuning sees.
-SUBSET = 10_000
+SUBSET = 5_000
 
 
 def pruned(granularity: str, amount: float) -> tuple[nn.Sequential, dict]:
