@@ -165,12 +165,28 @@ const FC = (() => {
     const widest = Math.max(0, ...yticks.map((t) => ctx.measureText(tickLabel(t)).width));
     ctx.restore();
     const L = box.x + Math.max(46, Math.ceil(widest) + (ylabel ? 26 : 10)), R = box.x + box.w - 10;
-    const B = box.y + box.h - 34;
-    const rows = items ? legendRows(ctx, th, items, box.x + box.w - 4 - (L + 4)) : [];
-    const T = box.y + (title ? 24 : 10) + 16 * rows.length;
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
     const sx = (v) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (R - L);
+    // Tick labels wider than the space between their ticks (names under bars) wrap onto two
+    // lines at the space nearest their middle, and the plot gives up one line of height for them.
+    const xt = xticks || niceTicks(xlim[0], xlim[1], 5, xlog);
+    ctx.save();
+    ctx.font = `11px ${th.font}`;
+    const room = xt.length > 1 ? Math.min(...xt.slice(1).map((t, i) => Math.abs(sx(t) - sx(xt[i])))) - 6 : R - L;
+    const xlines = xt.map((t, i) => {
+      const label = pretty(xtickLabels ? xtickLabels[i] : tickLabel(t));
+      if (typeof label !== "string" || ctx.measureText(label).width <= room) return [label];
+      const spaces = [...label.matchAll(/[ -]/g)].map((m) => m.index);
+      if (!spaces.length) return [label];
+      const cut = spaces.reduce((a, b) => (Math.abs(b - label.length / 2) < Math.abs(a - label.length / 2) ? b : a));
+      return [label.slice(0, label[cut] === "-" ? cut + 1 : cut), label.slice(cut + 1)];
+    });
+    ctx.restore();
+    const wrapped = xlines.some((l) => l.length > 1);
+    const B = box.y + box.h - (wrapped ? 46 : 34);
+    const rows = items ? legendRows(ctx, th, items, box.x + box.w - 4 - (L + 4)) : [];
+    const T = box.y + (title ? 24 : 10) + 16 * rows.length;
     const fy = ylog ? (v) => Math.log10(Math.max(v, ylim[0])) : (v) => v;
     const [y0, y1] = [fy(ylim[0]), fy(ylim[1])];
     const sy = (v) => B - ((fy(v) - y0) / (y1 - y0 || 1)) * (B - T);
@@ -187,19 +203,31 @@ const FC = (() => {
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    (xticks || niceTicks(xlim[0], xlim[1], 5, xlog)).forEach((t, i) => {
+    xt.forEach((t, i) => {
       ctx.beginPath(); ctx.moveTo(sx(t), T); ctx.lineTo(sx(t), B); ctx.stroke();
-      const label = pretty(xtickLabels ? xtickLabels[i] : tickLabel(t));
-      const half = ctx.measureText(label).width / 2;
-      const at = Math.min(Math.max(sx(t), box.x + half + 2), box.x + box.w - half - 2);
-      ctx.fillText(label, at, B + 4);
+      xlines[i].forEach((label, j) => {
+        const half = ctx.measureText(label).width / 2;
+        const at = Math.min(Math.max(sx(t), box.x + half + 2), box.x + box.w - half - 2);
+        ctx.fillText(label, at, B + 4 + 12 * j);
+      });
     });
     ctx.strokeStyle = th.muted;
     ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, B); ctx.lineTo(R, B); ctx.stroke();
     ctx.fillStyle = th.ink;
     ctx.font = `12px ${th.font}`;
-    ctx.fillText(pretty(xlabel), (L + R) / 2, B + 18);
-    if (title) { ctx.font = `bold 12px ${th.font}`; ctx.fillText(pretty(title), (L + R) / 2, box.y + 4); }
+    ctx.fillText(pretty(xlabel), (L + R) / 2, B + (wrapped ? 30 : 18));
+    if (title) {
+      // A long title shrinks (down to 10 px) and slides left rather than running off the panel.
+      let size = 12;
+      ctx.font = `bold ${size}px ${th.font}`;
+      while (ctx.measureText(pretty(title)).width > box.w - 8 && size > 10) {
+        size -= 0.5;
+        ctx.font = `bold ${size}px ${th.font}`;
+      }
+      const half = ctx.measureText(pretty(title)).width / 2;
+      const at = Math.max(box.x + half + 4, Math.min((L + R) / 2, box.x + box.w - half - 4));
+      ctx.fillText(pretty(title), at, box.y + 4);
+    }
     ctx.font = `12px ${th.font}`;
     ctx.translate(box.x + 9, (T + B) / 2);
     ctx.rotate(-Math.PI / 2);
