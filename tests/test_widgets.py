@@ -72,6 +72,17 @@ def test_panel_helpers_validate():
         assert spec["type"] in {"curve", "series", "heatmap", "bars"}
 
 
+def test_curves_and_series_carry_a_drawing_scale():
+    assert curve("a", ["e"])["scale"] == 1.0 and curve("a", ["e"], scale=100)["scale"] == 100.0
+    assert series("x", ["e"], scale=100)["scale"] == 100.0
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(ValueError, match="scale"):
+            curve("a", ["e"], scale=bad)
+    # the scale reaches the browser's drawing code (values times scale, the current point too)
+    js = esm("sweep.js")
+    assert "s.scale" in js and "scaled(r[key])" in js
+
+
 def test_complex_rotation_validates_theta():
     assert ComplexRotation(theta=1.0).theta == 1.0
     for bad in (-0.1, 7.0, float("nan")):

@@ -31,19 +31,29 @@ def readout(*keys: str, labels: Sequence[str] | None = None, fmt: str = ".3f") -
     return {"type": "readout", "items": [{"key": k, "label": lab, "fmt": fmt} for k, lab in zip(keys, labels)]}
 
 
+def _scale(scale: float) -> float:
+    return check_real("scale", scale, 0.0, 1e12, lo_open=True)
+
+
 def curve(param: str, keys: Sequence[str], *, labels: Sequence[str] | None = None, ylabel: str = "",
-          ylim: tuple[float, float] | None = None, xlog: bool = False, title: str = "") -> dict:
+          ylim: tuple[float, float] | None = None, xlog: bool = False, title: str = "",
+          scale: float = 1.0) -> dict:
     """Plot scalar results against one parameter across the grid, the others held at their
-    current values, and mark the current point."""
+    current values, and mark the current point. Values are drawn times ``scale`` (100 draws an
+    error rate kept as a fraction in percent, as readouts with ``fmt=".2%"`` show it); ``ylim``
+    is in drawn units."""
     return {"type": "curve", "param": param, "keys": list(keys), "labels": list(labels or keys),
-            "ylabel": ylabel, "ylim": list(ylim) if ylim else None, "xlog": xlog, "title": title}
+            "ylabel": ylabel, "ylim": list(ylim) if ylim else None, "xlog": xlog, "title": title,
+            "scale": _scale(scale)}
 
 
 def series(x: str, keys: Sequence[str], *, labels: Sequence[str] | None = None, xlabel: str = "",
-           ylabel: str = "", ylim: tuple[float, float] | None = None, title: str = "") -> dict:
-    """Plot array results ``keys`` against the array result ``x`` of the current grid point."""
+           ylabel: str = "", ylim: tuple[float, float] | None = None, title: str = "",
+           scale: float = 1.0) -> dict:
+    """Plot array results ``keys`` against the array result ``x`` of the current grid point
+    (values times ``scale``, as in :func:`curve`)."""
     return {"type": "series", "x": x, "keys": list(keys), "labels": list(labels or keys), "xlabel": xlabel,
-            "ylabel": ylabel, "ylim": list(ylim) if ylim else None, "title": title}
+            "ylabel": ylabel, "ylim": list(ylim) if ylim else None, "title": title, "scale": _scale(scale)}
 
 
 def heatmap(key: str, *, xlabel: str = "", ylabel: str = "", title: str = "") -> dict:

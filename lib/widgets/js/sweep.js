@@ -114,26 +114,30 @@ function render({ model, el }) {
     const k = params.findIndex((p) => p.name === s.param);
     const p = params[k];
     const xs = p.values;
-    const ys = s.keys.map((key) => xs.map((_, i) => { const ix = idx.slice(); ix[k] = i; return results[flat(ix)][key]; }));
+    const sc = s.scale || 1;
+    const scaled = (v) => (v === null || v === undefined ? v : v * sc);
+    const ys = s.keys.map((key) => xs.map((_, i) => { const ix = idx.slice(); ix[k] = i; return scaled(results[flat(ix)][key]); }));
+    const now = s.keys.map((key) => scaled(r[key]));
     const x = values[k];
     const xlim = [Math.min(...xs, x), Math.max(...xs, x)];
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
-      xlim, ylim: limits(ys.concat(s.keys.map((key) => [r[key]])), s.ylim), xlabel: p.label, ylabel: s.ylabel,
+      xlim, ylim: limits(ys.concat(now.map((v) => [v])), s.ylim), xlabel: p.label, ylabel: s.ylabel,
       xlog: s.xlog, title: s.title, legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
     });
     ys.forEach((y, j) => {
       const col = th.cycle[j % th.cycle.length];
       FC.polyline(ctx, xs, y, map, col, 2);
       xs.forEach((xv, i) => { if (y[i] !== null) FC.dot(ctx, map.x(xv), map.y(y[i]), 2.5, col); });
-      if (r[s.keys[j]] !== null && r[s.keys[j]] !== undefined) FC.dot(ctx, map.x(x), map.y(r[s.keys[j]]), 6, col, th.paper);
+      if (now[j] !== null && now[j] !== undefined) FC.dot(ctx, map.x(x), map.y(now[j]), 6, col, th.paper);
     });
   }
 
   function drawSeries(c, s, r) {
     const xs = r[s.x] || [];
-    const ys = s.keys.map((key) => r[key] || []);
+    const sc = s.scale || 1;
+    const ys = s.keys.map((key) => (r[key] || []).map((v) => (v === null ? v : v * sc)));
     const { ctx } = c;
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
