@@ -139,9 +139,15 @@ function render({ model, el }) {
     ctx.strokeStyle = th.red; ctx.lineWidth = 2;
     ctx.beginPath(); ctx.moveTo(C, C); ctx.lineTo(cx, cy); ctx.stroke();
     FC.dot(ctx, cx, cy, out ? 5 : 7, th.red, th.paper);
-    ctx.fillStyle = th.muted; ctx.font = `11px ${th.font}`; ctx.textAlign = "left";
-    ctx.fillText(`winding at ${f.toFixed(2)} turns per second`, 8, 16);
-    if (out) { ctx.fillStyle = th.red; ctx.fillText("centre of mass is off the picture", 8, 280); }
+    ctx.font = `11px ${th.font}`; ctx.textAlign = "left";
+    // captions on a paper-coloured band, so the axes and the trace never run through their letters
+    const caption = (text, y, color) => {
+      ctx.fillStyle = th.paper; ctx.globalAlpha = 0.9;
+      ctx.fillRect(4, y - 11, ctx.measureText(text).width + 8, 15);
+      ctx.globalAlpha = 1; ctx.fillStyle = color; ctx.fillText(text, 8, y);
+    };
+    caption(`winding at ${f.toFixed(2)} turns per second`, 16, th.muted);
+    if (out) caption("centre of mass is off the picture", 280, th.red);
   }
 
   function drawSpectrum(c, com) {
