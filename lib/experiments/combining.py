@@ -103,10 +103,12 @@ def _share_layers(net: nn.Module, bits: dict, exclude_zeros: bool) -> tuple[nn.M
         for name, b in bits.items():
             w = mods[name].weight.detach()
             mask = (w != 0) if exclude_zeros else None
-            codebook, labels = kmeans_quantize(w, 2 ** b - 1 if exclude_zeros else 2 ** b, mask=mask)
+            values = w[mask] if exclude_zeros else w
+            k = min(2 ** b - 1 if exclude_zeros else 2 ** b, int(torch.unique(values).numel()))  # conv1: 150 weights
+            codebook, labels = kmeans_quantize(w, k, mask=mask)
             shared = codebook[labels]
             mods[name].weight.copy_(shared)
-            stats[name] = {"distinct": int(torch.unique(shared).numel()),
+            stats[name] = {"distinct": int(torch.unique(shared).numel()), "centroids": k,
                            "zeros_kept": float(((shared == 0) & (w == 0)).sum() / max(1, int((w == 0).sum()))),
                            "nonzero": int((shared != 0).sum())}
     return out, stats
@@ -161,29 +163,34 @@ def prune_share_code(model: str = LENET5) -> dict:
     """Deep Compression's stages taken apart: the cost of each method alone and of the stack.
 
     Reads the Deep Compression chapter's run (:func:`lib.experiments.deep_compression.reproduce_deep_compression`,
-    default settings) and :func:`kmeans_after_pruning` (sharing the *dense* network at the same
-    widths is a new, cheap computation: k-means, no training). Errors are test fractions.
+    default settings: 8-bit codes in the convolutions, 5-bit in the fully connected layers) and shares
+    the *dense* network's layers at the same widths (:math:`2^b` centroids each, k-means, no training:
+    a few seconds, not cached). Errors are test fractions; costs are changes in points.
 
     Returns
     -------
     dict
-        ``dense_error``; ``prune_cost``, ``share_cost`` (sharing the dense network, 5-bit codes:
-        LeNet-5's fc widths), ``sum_of_costs``, ``stack_cost`` (pruned and shared, before fine-tuning),
-        ``tuned_cost`` (after fine-tuning): error changes in points; ``prune_x`` (pruning alone, bits),
-        ``share_x`` (sharing alone: 32 bits per weight against a 5-bit code and the codebook),
-        ``product_x``, ``stack_x`` (pruned + shared, gaps and codebooks counted), ``huffman_x``.
+        ``dense_error``; ``prune_cost`` (pruned and fine-tuned), ``share_cost`` (the dense network
+        shared), ``sum_of_costs``, ``stack_cost`` (pruned and shared, before fine-tuning), ``tuned_cost``
+        (after fine-tuning); ``prune_x`` (pruning alone, bits: 32-bit values and gaps), ``share_x``
+        (sharing alone: codes and codebooks), ``product_x``, ``stack_x`` (pruned + shared, gaps and
+        codebooks counted), ``huffman_x``.
     """
     check_choice("model", model, [LENET5])
     r = dc.reproduce_deep_compression(model)
-    k = kmeans_after_pruning()
-    five = next(row for row in k["rows"] if row["bits"] == 5)
-    dense = r["dense_error"]
-    share_x = stacked_ratio(k["weights"], k["weights"], 5, 0, 2 ** 5 * len(han2015.PRUNABLE[model]))
-    out = {"dense_error": dense, "prune_cost": 100 * (r["pruned_error"] - dense),
-           "share_cost": 100 * (five["dense"]["test_error"] - dense),
-           "stack_cost": 100 * (r["shared_error"] - dense), "tuned_cost": 100 * (r["error"] - dense),
-           "prune_x": r["compression_pruned"], "share_x": share_x, "stack_x": r["compression_pq"],
-           "huffman_x": r["compression"]}
+    bits = r["settings"]["weight_bits"]
+    dense = train_cached(han2015.dense_config(model))[0].eval()
+    data = load_data(han2015.dense_config(model))
+    shared, stats = _share_layers(dense, bits, exclude_zeros=False)
+    mods = dict(dense.named_modules())
+    sizes = {n: mods[n].weight.numel() for n in bits}
+    share_bits = sum(sizes[n] * b + 32 * stats[n]["centroids"] for n, b in bits.items())
+    d = r["dense_error"]
+    out = {"dense_error": d, "prune_cost": 100 * (r["pruned_error"] - d),
+           "share_cost": 100 * (error_rate(shared, data.X_test, data.y_test) - d),
+           "stack_cost": 100 * (r["shared_error"] - d), "tuned_cost": 100 * (r["error"] - d),
+           "prune_x": r["compression_pruned"], "share_x": 32 * sum(sizes.values()) / share_bits,
+           "stack_x": r["compression_pq"], "huffman_x": r["compression"]}
     out["sum_of_costs"] = out["prune_cost"] + out["share_cost"]
     out["product_x"] = out["prune_x"] * out["share_x"]
     return out
