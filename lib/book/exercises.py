@@ -427,6 +427,8 @@ def check_circulant_singular_values(circulant_singular_values) -> bool | None:
 
 # --------------------------------------------------------------------------- ex2 (issue 11): pruning, quantisation, coding
 
+from lib.coding import canonical_code  # noqa: E402 (appended section: its own import)
+
 
 def _tensor_case(c) -> str:
     if isinstance(c, torch.Tensor):
@@ -512,3 +514,110 @@ def check_stacked_ratio(stacked_ratio) -> bool | None:
     cases = [(1000, 100, 5, 5, 31), (4096, 4096, 4, 0, 0), (400_000, 32_000, 5, 5, 31), (25_000, 3_000, 8, 5, 255),
              (1000, 1000, 32, 0, 0), (500_000, 10, 2, 4, 3)]
     return _compare("stacked_ratio", stacked_ratio, cases, reference, 1e-9, _short)
+
+
+def check_asym_qparams(asym_qparams) -> bool | None:
+    """``asym_qparams(x_min, x_max, num_bits)`` = ``(scale, zero_point)`` of an asymmetric min/max grid
+    on codes 0 .. 2**num_bits - 1: the range stretched to include 0, s = (u - l) / (2**b - 1),
+    z = -round(l / s) (an integer: 0 is exact)."""
+    def reference(x_min, x_max, num_bits):
+        lo, hi = min(x_min, 0.0), max(x_max, 0.0)
+        s = (hi - lo) / (2**num_bits - 1)
+        return (s, min(max(-round(lo / s), 0), 2**num_bits - 1))
+
+    cases = [(-1.0, 3.0, 8), (0.5, 2.0, 8), (-2.0, -0.5, 4), (-0.35, 0.65, 4), (-1.234, 5.678, 8),
+             (-0.12, 0.2, 2), (-4.0, 0.01, 8)]
+    return _compare("asym_qparams", asym_qparams, cases, reference, 1e-6)
+
+
+def check_remove_tone(remove_tone) -> bool | None:
+    """``remove_tone(x, k)``: the real signal ``x`` (n samples) with the tone of ``k`` cycles per window
+    removed: its DFT with bins ``k`` and ``n - k`` set to zero (one bin when they coincide, k = 0 or
+    k = n/2), transformed back, as a real array."""
+    if remove_tone is None:
+        print("Not attempted yet: define remove_tone(x, k) and run this cell again.")
+        return None
+
+    def reference(x, k):
+        X = np.fft.fft(x)
+        X[k] = X[-k % len(x)] = 0
+        return np.fft.ifft(X).real
+
+    def one_bin(x, k):
+        X = np.fft.fft(x)
+        X[k] = 0
+        return np.fft.ifft(X)
+
+    rng = np.random.default_rng(0)
+    j32 = np.arange(32)
+    cases = [(np.cos(2 * np.pi * 5 * j32 / 32) + 0.5 * np.sin(2 * np.pi * 12 * j32 / 32), 5),
+             (rng.normal(size=16), 3), (rng.normal(size=16) + 2.0, 0), (rng.normal(size=8), 4),
+             (rng.normal(size=15), 7), (rng.normal(size=100), 1)]
+    failures = []
+    for x, k in cases:
+        want = reference(x, k)
+        shown = f"remove_tone(<{len(x)} samples>, {k})"
+        try:
+            got = np.asarray(remove_tone(x.copy(), k))
+        except Exception as err:  # the reader's code may raise anything
+            failures.append(f"{shown} raised {type(err).__name__}: {err}")
+            continue
+        if got.shape != want.shape:
+            failures.append(f"{shown} has shape {got.shape}, expected {want.shape}")
+        elif np.iscomplexobj(got) and np.abs(got.imag).max() > 1e-9:
+            hint = " (hint: a real tone lives in two bins, k and n - k)" if np.allclose(got, one_bin(x, k)) else ""
+            failures.append(f"{shown} is complex, largest imaginary part {np.abs(got.imag).max():.2g}{hint}")
+        elif not np.allclose(got.real, want, atol=1e-9):
+            failures.append(f"{shown} is off by up to {np.abs(got.real - want).max():.3g}")
+    _report("remove_tone", failures)
+    return not failures
+
+
+def check_canonical_code(canonical_codewords) -> bool | None:
+    """``canonical_codewords(lengths)``: the canonical prefix code of symbols 0 .. n-1 with the given
+    codeword lengths, as a list of bit strings (sorted by length then symbol; the first all zeros;
+    each next the previous plus one, widened with zeros when the length grows)."""
+    if canonical_codewords is None:
+        print("Not attempted yet: define canonical_codewords and run this cell again.")
+        return None
+    rng = random.Random(0)
+    cases = [[1, 2, 3, 3], [2, 2, 2, 2], [3, 1, 3, 2], [5, 5, 4, 3, 2, 1], [1], [4, 4, 3, 3, 3, 3, 3, 2]]
+    counts = [rng.randint(1, 200) for _ in range(20)]
+    code = huffman_code(dict(enumerate(counts)))
+    cases.append([len(code[i]) for i in range(len(counts))])
+    failures = []
+    for lengths in cases:
+        want = canonical_code({i: "0" * n for i, n in enumerate(lengths)})
+        want = [want[i] for i in range(len(lengths))]
+        shown = f"canonical_codewords({lengths if len(lengths) <= 8 else f'<{len(lengths)} lengths>'})"
+        try:
+            got = [str(w) for w in canonical_codewords(list(lengths))]
+        except Exception as err:  # the reader's code may raise anything
+            failures.append(f"{shown} raised {type(err).__name__}: {err}")
+            continue
+        if got == want:
+            continue
+        if len(got) != len(want) or any(len(g) != n for g, n in zip(got, lengths)):
+            failures.append(f"{shown} gave {got}: the codewords must have the given lengths, in the symbols' order")
+        else:
+            failures.append(f"{shown} gave {got}, expected {want} (hint: sort by length, then by symbol)")
+    _report("canonical_codewords", failures)
+    return not failures
+
+
+def check_int_threshold(int_threshold) -> bool | None:
+    """``int_threshold(gamma, beta, mean, var, eps)``: the integer t such that, for every integer y, BatchNorm
+    then sign gives +1 exactly when y >= t (gamma > 0) or y <= t (gamma < 0); sign(0) = +1."""
+    def reference(gamma, beta, mean, var, eps):
+        tau = mean - beta * math.sqrt(var + eps) / gamma
+        return math.ceil(tau) if gamma > 0 else math.floor(tau)
+
+    cases = [(1.0, 0.0, 3.0, 4.0, 0.0), (-1.0, 0.0, 3.0, 4.0, 0.0), (0.5, 0.3, 10.2, 9.0, 1e-5),
+             (-0.5, 0.3, 10.2, 9.0, 1e-5), (2.0, -1.5, -4.7, 25.0, 1e-5), (-0.8, -1.5, -4.7, 25.0, 1e-5),
+             (1.3, 2.0, 0.0, 1.0, 0.0), (-1.3, 2.0, 0.0, 1.0, 0.0)]
+    for gamma, beta, mean, var, eps in cases:  # the reference is right: brute force over integers
+        tau = reference(gamma, beta, mean, var, eps)
+        for y in range(tau - 3, tau + 4):
+            plus = gamma * (y - mean) / math.sqrt(var + eps) + beta >= 0
+            assert plus == (y >= tau if gamma > 0 else y <= tau)
+    return _compare("int_threshold", int_threshold, cases, reference, 0)
