@@ -621,3 +621,48 @@ def check_int_threshold(int_threshold) -> bool | None:
             plus = gamma * (y - mean) / math.sqrt(var + eps) + beta >= 0
             assert plus == (y >= tau if gamma > 0 else y <= tau)
     return _compare("int_threshold", int_threshold, cases, reference, 0)
+
+
+def check_fc_inputs_kept(fc_inputs_kept) -> bool | None:
+    """``fc_inputs_kept(kept, h, w)``: the input features of a fully connected layer after a flatten
+    that survive when the channels with ``kept == False`` are removed: channel c owns features
+    c*h*w .. (c+1)*h*w - 1; a 1-D integer tensor, increasing."""
+    def reference(kept, h, w):
+        return torch.arange(len(kept) * h * w).reshape(len(kept), h * w)[kept].reshape(-1).numpy()
+
+    g = torch.Generator().manual_seed(0)
+    cases = [(torch.tensor([True, False, True]), 2, 2), (torch.tensor([False, True]), 1, 3),
+             (torch.tensor([True] * 4), 3, 1), (torch.tensor([False] * 3), 2, 2),
+             (torch.rand(8, generator=g) < 0.5, 2, 2), (torch.tensor([True, False, False, True, True]), 2, 3)]
+    return _compare("fc_inputs_kept", fc_inputs_kept, cases, reference, 0,
+                    lambda c: repr(c.tolist()) if isinstance(c, torch.Tensor) and c.numel() <= 8
+                    else f"<{c.numel()} channels, {int(c.sum())} kept>" if isinstance(c, torch.Tensor) else repr(c))
+
+
+def check_ema_range(ema_range) -> bool | None:
+    """``ema_range(batches, c)`` = ``(lo, hi)`` of a moving-average min/max observer after the list of
+    tensors ``batches``: the first batch's min and max, then m <- m + c (batch min - m), the same for
+    the max; compared with ``torch.ao.quantization.MovingAverageMinMaxObserver(averaging_constant=c)``."""
+    def reference(batches, c):
+        observer = torch.ao.quantization.MovingAverageMinMaxObserver(averaging_constant=c)
+        for x in batches:
+            observer(x)
+        return (float(observer.min_val), float(observer.max_val))
+
+    g = torch.Generator().manual_seed(0)
+    cases = [([torch.tensor([-1.0, 2.0])], 0.01), ([torch.tensor([-1.0, 2.0]), torch.tensor([-3.0, 1.0])], 0.01),
+             ([torch.tensor([0.5, 2.0]), torch.tensor([1.0])], 0.5), ([torch.randn(30, generator=g) for _ in range(4)], 1.0),
+             ([torch.randn(64, generator=g) * (1 + k) for k in range(20)], 0.01),
+             ([torch.rand(10, generator=g) + 1 for _ in range(5)], 0.3)]
+    return _compare("ema_range", ema_range, cases, reference, 1e-5,
+                    lambda c: f"<{len(c)} batches>" if isinstance(c, list) else repr(c))
+
+
+def check_inverse_dft(inverse_dft) -> bool | None:
+    """``inverse_dft(X)``: the inverse DFT ``x_j = (1/n) sum_k X_k e^{+2 pi i jk/n}`` of a complex array,
+    equal to ``numpy.fft.ifft`` (the chapter asks for it from the forward ``lib.fourier.dft``)."""
+    rng = np.random.default_rng(3)
+    cases = [(np.array([1.0 + 0j]),), (np.array([4.0, 0, 0, 0], dtype=complex),),
+             (rng.normal(size=6) + 1j * rng.normal(size=6),), (fourier.dft(np.arange(8.0)),),
+             (rng.normal(size=13) + 0j,)]
+    return _compare("inverse_dft", inverse_dft, cases, np.fft.ifft, 1e-9, show=_short)

@@ -168,7 +168,7 @@ GLOSSARY: list[tuple[str, list[Entry]]] = [
         E("快速傅里叶变换", "fast Fourier transform (FFT)", "the DFT in O(n log n) by splitting even and odd samples",
           "fft", "the-fft-split-transform-the-halves-combine"),
         E("傅里叶逆变换", "inverse Fourier transform", "rebuilding the signal from its transform",
-          "fft", "the-inverse-transform"),
+          "inverse_filtering", "the-inverse-transform-wind-the-other-way-and-add-up-the-arrows"),
         E("拉普拉斯变换", "Laplace transform", "a transform with a complex exponent e^{−st}, for systems and ODEs", None),
         E("小波变换", "wavelet transform", "a transform by short, shifted and scaled waves rather than endless tones",
           None),

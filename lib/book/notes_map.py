@@ -70,9 +70,11 @@ MAP: list[Row] = [
       (("exponentials", "adding-inputs-multiplies-outputs"), ("exponentials", "sliding-in-the-complex-plane")),
       "aˣ⁺ʸ = aˣaʸ; real slides stretch, imaginary slides turn."),
     R(N0, "1.1.3. 傅里叶变换", None, "The Fourier transform",
-      (("winding_machine", None), ("fft", "the-dft-by-its-definition"), ("fft", "the-inverse-transform")),
-      "The DFT, the inverse and the FFT are in the FFT chapter; the Laplace, wavelet and z-transforms the "
-      "note lists are not in the book's plan."),
+      (("winding_machine", None), ("fft", "the-dft-by-its-definition"), ("fft", "the-inverse-transform"),
+       ("inverse_filtering", None)),
+      "The DFT and the FFT are in the FFT chapter; the inverse, linearity and filtering (with sound) in "
+      "'Running the machine backwards'; the Laplace, wavelet and z-transforms the note lists are not in "
+      "the book's plan."),
     R(N0, "1.1.3.1. [ 声音的表示 ]", None, "Representing sound",
       (("winding_machine", "sound-is-air-pressure"),), "A (440 Hz) and D (294 Hz), and their sum."),
     R(N0, "1.1.3.2. [ 可视化方法 ]", None, "The picture",

@@ -28,6 +28,9 @@ PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [
          "the clockwise rotation, the 1/(t₂ − t₁) factor and why it goes, phase, signal length"),
         ("fft", "From the integral to the FFT",
          "sampling and the DFT, radix-2 and any-length FFTs, O(n log n) measured, the convolution theorem"),
+        ("inverse_filtering", "Running the machine backwards",
+         "linearity, the inverse transform, a signal rebuilt from its largest coefficients (Parseval), "
+         "and filtering a chord you can hear"),
     ]),
     ("Part II: compressing and accelerating neural networks", [
         ("why_compress", "Why compress, and the map of methods",
