@@ -505,7 +505,7 @@ def chart_view(points: list[dict], view: str, family: str, cap: float = 3.0) -> 
 STRETCH_CANDIDATES = ((4, 3), (5, 4))
 
 #: Gap widths the recount tries (size only: the error does not depend on them).
-INDEX_BITS = (3, 4, 5, 6, 7, 8)
+INDEX_BITS = (3, 4, 5, 6, 7, 8, 9, 10)
 
 
 def _settings(conv: int, fc: int) -> dict:
