@@ -19,7 +19,8 @@ and convolves again; a :math:`1 \times 1` convolution gives the three logits.
 :class:`PhaseNetLike` has PhaseNet's layout with the widths, kernel and stride as
 settings, and an option (``separable=True``) that replaces every convolution of
 kernel :math:`k > 1` by a depthwise then a pointwise convolution, as light pickers such
-as LPPN do to cut weights and multiply-accumulates (:mod:`lib.compact` derives the
+as LEQNet and (by secondary accounts; we could not check the paper) LPPN do to cut weights and
+multiply-accumulates (:mod:`lib.compact` derives the
 ratio :math:`1/N + 1/k`; in one dimension :math:`k` replaces :math:`k^2`).
 
 The convolutions are ``nn.Conv2d`` with kernels of height 1 acting on the trace viewed as
@@ -42,8 +43,12 @@ References
 .. [2] S. M. Mousavi, W. L. Ellsworth, W. Zhu, L. Y. Chuang, G. C. Beroza, "Earthquake
    transformer -- an attentive deep-learning model for simultaneous earthquake detection
    and phase picking", Nature Communications 11, 3952, 2020.
-.. [3] J. Woollam et al., "SeisBench -- A Toolbox for Machine Learning in Seismology",
-   Seismological Research Letters 93(3), 1695-1709, 2022, arXiv:2111.00786.
+.. [3] J. Woollam et al., "SeisBench -- A Toolbox for Machine Learning in Seismology", 2022,
+   arXiv:2111.00786; the layer counts of :func:`phasenet_layers` come from its source,
+   ``seisbench/models/phasenet.py``.
+.. [6] J. Lim et al., "LEQNet: Light Earthquake Deep Neural Network for Earthquake Detection
+   and Phase Picking", Frontiers in Earth Science 10, 848237, 2022 (depthwise-separable
+   convolutions among its means of making EQTransformer light).
 .. [4] O. Ronneberger, P. Fischer, T. Brox, "U-Net: Convolutional Networks for Biomedical
    Image Segmentation", MICCAI 2015, arXiv:1505.04597.
 .. [5] A. G. Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile

@@ -90,3 +90,28 @@ def test_stored_bits_drops_zero_filters():
     with torch.no_grad():
         net.head.weight[0] = 0                      # one output filter of the head: 4 weights
     assert ES.stored_bits(net) == full - 32 * 4
+
+
+def test_soft_loss_only_near_picks():
+    y = ES.labels([100], [300], 500)
+    teacher = torch.log(y.clamp_min(1e-4))                    # a teacher that outputs the labels
+    student = torch.zeros(1, 3, 500, requires_grad=True)
+    loss = ES.soft_loss(student, teacher, y, T=2.0)
+    loss.backward()
+    g = student.grad.abs().sum(dim=1)[0]
+    assert g[100] > 0 and g[300] > 0                         # near the picks: gradient
+    assert g[200] == 0 and g[450] == 0                       # far from them: none
+    same = ES.soft_loss(teacher.clone(), teacher, y, T=2.0)
+    assert abs(float(same)) < 1e-6                           # student = teacher: no soft loss
+
+
+def test_headline_chooses_on_validation(monkeypatch):
+    val = {"a": 0.90, "b": 0.95, "c": 0.99}
+    monkeypatch.setattr(ES, "score", lambda spec, split, data=None: {"P": {"f1": val[spec["id"]]}})
+    rows = [{"spec": {"id": "ref"}, "bits": 1000},
+            {"spec": {"id": "a"}, "bits": 100}, {"spec": {"id": "b"}, "bits": 90},
+            {"spec": {"id": "c"}, "bits": 500},                  # best on validation, but not 10x smaller
+            {"spec": None, "bits": 0}]                           # a classical picker: never chosen
+    assert ES.headline(rows)["spec"]["id"] == "b"
+    assert ES.headline(rows, factor=1.5)["spec"]["id"] == "c"
+    assert ES.headline(rows, factor=100) is None
