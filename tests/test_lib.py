@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from lib import book
+from lib import book, fourier
 from lib.core import cache, config, theme
 from lib.experiments import opening
 from lib.workbench import data, models, train
@@ -376,3 +376,37 @@ def test_fit_trains_inside_a_no_grad_block():
     with torch.no_grad():
         train.fit(net, d, train.TrainConfig(dataset="digits", num_steps=5, batch_size=32, lr=0.1))
     assert not torch.equal(before, net.weight.detach())
+
+
+# Part I's checkers added for issue 11 tell right from wrong (and hint).
+def _remove_tone_ref(x, k, mirror=True):
+    X = np.fft.fft(x)
+    X[k] = 0
+    if mirror:
+        X[-k % len(x)] = 0
+    return np.fft.ifft(X).real if mirror else np.fft.ifft(X)
+
+
+def test_part1_checks_added_for_issue_11(capsys):
+    right = {
+        exercises.check_small_slides: lambda y, steps: (1 + 1j * y / steps) ** steps,
+        exercises.check_advance: lambda g, t, f0: np.angle(fourier.center_of_mass(g, t, f0)) / (2 * np.pi * f0),
+        exercises.check_remove_tone: _remove_tone_ref,
+        exercises.check_inverse_dft: lambda X: np.conj(fourier.dft(np.conj(X))) / len(X),
+    }
+    wrong = {
+        exercises.check_small_slides: lambda y, steps: complex(math.cos(y), math.sin(y)),  # the limit, not the walk
+        exercises.check_advance: lambda g, t, f0: -np.angle(fourier.center_of_mass(g, t, f0)) / (2 * np.pi * f0),
+        exercises.check_remove_tone: lambda x, k: _remove_tone_ref(x, k, mirror=False),
+        exercises.check_inverse_dft: lambda X: np.conj(fourier.dft(np.conj(X))),  # the 1/n forgotten
+    }
+    hints = {exercises.check_advance: "sign", exercises.check_remove_tone: "n - k"}
+    for check, fn in right.items():
+        assert exercises.passes(check, fn), check.__name__
+    for check, fn in wrong.items():
+        assert check(fn) is False, check.__name__
+        out = capsys.readouterr().out
+        assert "✗" in out and hints.get(check, "") in out, check.__name__
+        assert check(None) is None and "Not attempted" in capsys.readouterr().out
+    assert exercises.check_advance(lambda g, t, f0: np.angle(fourier.center_of_mass(g, t, f0))) is False
+    assert "seconds" in capsys.readouterr().out  # the radians-for-seconds hint
