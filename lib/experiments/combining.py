@@ -63,6 +63,7 @@ from lib.workbench.train import error_rate, load_data, train_cached
 
 __all__ = ["FAMILIES", "SOURCES", "EXTRA_SOURCES", "OFF_CHART", "chart_points", "latency_points", "pareto",
            "chart_view", "stacked_ratio", "kmeans_after_pruning", "prune_share_code", "distill_then_prune",
+           "compact_then_prune",
            "lowrank_then_quantize", "STRETCH_CANDIDATES", "stretch", "best_index_bits", "bench"]
 
 #: The method families, in the order the chart's legend lists them.
@@ -198,7 +199,7 @@ def prune_share_code(model: str = LENET5) -> dict:
 
 def _pruned_copy(net: nn.Module, amount: float) -> nn.Module:
     out = copy.deepcopy(net)
-    layers = [m for m in out.modules() if isinstance(m, nn.Linear)]
+    layers = [m for m in out.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     if amount > 0:
         global_magnitude_prune([(m, "weight") for m in layers], amount)
         remove_reparametrization(out)
@@ -224,6 +225,25 @@ def distill_then_prune(width: int = 300, amounts=(0.0, 0.5, 0.8, 0.9, 0.95, 0.98
         small = [_pruned_copy(net, a) for a in amounts]
         out[f"{key}_val"] = [error_rate(s, data.X_val, data.y_val) for s in small]
         out[f"{key}_test"] = [error_rate(s, data.X_test, data.y_test) for s in small]
+    return out
+
+
+def compact_then_prune(amounts=(0.0, 0.5, 0.7, 0.8, 0.9)) -> dict:
+    """The compact-convolutions chapter's standard and depthwise-separable CNNs
+    (:func:`lib.experiments.compact_convolutions.trained`, cached there), every convolution and linear
+    weight pruned globally by magnitude, no fine-tuning: do compact layers leave room for pruning?
+    Evaluation only, not cached.
+
+    Returns ``amounts`` and per variant (``standard``, ``depthwise_separable``): ``params`` and the test
+    errors ``test`` (list, one per amount; no choice is made from them).
+    """
+    amounts = [check_real(f"amounts[{i}]", a, 0.0, 1.0, hi_open=True) for i, a in enumerate(amounts)]
+    data = mnist()
+    out = {"amounts": amounts}
+    for v in ("standard", "depthwise_separable"):
+        net = ECC.trained(v)[0]
+        out[v] = {"params": sum(p.numel() for p in net.parameters()),
+                  "test": [error_rate(_pruned_copy(net, a), data.X_test, data.y_test) for a in amounts]}
     return out
 
 
@@ -571,9 +591,9 @@ def stretch() -> dict:
             "paper": dc.DEEP_COMPRESSION[LENET5]["compression"]}
 
 
-def stretch_point() -> dict:
-    """The stretch result as a chart point (family ``combinations``)."""
-    s = stretch()
+def stretch_point(result: dict | None = None) -> dict:
+    """The stretch result (:func:`stretch`'s ``result``, computed if not given) as a chart point."""
+    s = result if result is not None else stretch()
     widths = f"{s['chosen'][0]}-bit conv, {s['chosen'][1]}-bit fc codes" if s["chosen"] else "Deep Compression's widths"
     return _point("combining", f"P+Q+H, {widths}, {s['index_bits']}-bit gaps", "combinations", "LeNet-5",
                   s["best_compression"], s["error"], s["dense_error"])
