@@ -215,3 +215,11 @@ def test_waiting_for_another_process_is_not_own_time(tmp_path, monkeypatch):
     other.join(30)
     lines = {Path(d["path"]).parent.name: d for d in map(json.loads, (tmp_path / "timings.jsonl").read_text().splitlines())}
     assert lines["test-waiter"]["seconds"] >= 0.2 and lines["test-waiter"]["own"] < 0.15
+
+
+def test_video_captions_raise_exponents_and_escape_the_rest():
+    from lib.scenes import Video, caption_html  # lib.scenes imports manim only when a scene renders
+
+    assert caption_html("e^(iθ) turns, e^z stretches") == "e<sup>iθ</sup> turns, e<sup>z</sup> stretches"
+    assert caption_html("a < b & snake_case^") == "a &lt; b &amp; snake_case^"
+    assert "<sup>iπ</sup>" in Video(Path("x.mp4"), "e^(iπ) = −1")._repr_html_()

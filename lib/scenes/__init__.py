@@ -14,6 +14,7 @@ Scenes use ``Text`` labels only: no LaTeX is needed to build the book.
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ class Video:
         self.caption = caption
 
     def _repr_html_(self) -> str:
-        cap = f'<figcaption class="fc-caption">{html.escape(self.caption)}</figcaption>' if self.caption else ""
+        cap = f'<figcaption class="fc-caption">{caption_html(self.caption)}</figcaption>' if self.caption else ""
         poster = self.path.with_suffix(".png").name
         return (f'<figure class="fc-video"><video src="../_videos/{self.path.name}" poster="../_videos/{poster}" '
                 f'controls loop muted playsinline preload="metadata" '
@@ -44,6 +45,17 @@ class Video:
 
     def __repr__(self) -> str:
         return f"Video({self.path.name!r})"
+
+
+def caption_html(text: str) -> str:
+    """``text`` escaped for HTML, with exponents typed as ``e^(iθ)`` or ``e^z`` raised (``<sup>``).
+
+    >>> caption_html("e^(iθ) & e^z")
+    'e<sup>iθ</sup> &amp; e<sup>z</sup>'
+    """
+    out = html.escape(text)
+    out = re.sub(r"\^\(([^()]{1,12})\)", r"<sup>\1</sup>", out)
+    return re.sub(r"\^([0-9A-Za-zθπ]{1,3})(?![0-9A-Za-z])", r"<sup>\1</sup>", out)
 
 
 def source_key(scene_cls: type) -> str:
