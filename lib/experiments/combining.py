@@ -388,7 +388,7 @@ def _small_networks() -> list[dict]:
     final = EN.finalists()
     base = final["plain_cnn"]
     for name in ("random", "evolution", "darts"):
-        pts.append(_point("nas", f"{name} search's best", "small networks", "searched CNN",
+        pts.append(_point("nas", f"{name} search's best", "small networks", "CNN on 8×8 digits",
                           base["params"] / final[name]["params"], final[name]["test_error"], base["test_error"],
                           "parameters"))
     return pts
