@@ -115,3 +115,11 @@ def test_headline_chooses_on_validation(monkeypatch):
     assert ES.headline(rows)["spec"]["id"] == "b"
     assert ES.headline(rows, factor=1.5)["spec"]["id"] == "c"
     assert ES.headline(rows, factor=100) is None
+
+
+def test_latencies_time_every_call():
+    calls = {"a": lambda: sum(range(100)), "b": lambda: sum(range(1000))}
+    ms = ES.latencies(calls, rounds=2, runs=3)
+    assert set(ms) == {"a", "b"} and all(0 < v < 1e3 for v in ms.values())
+    with pytest.raises(ValueError):
+        ES.latencies(calls, rounds=0)
