@@ -228,7 +228,7 @@ def distill_then_prune(width: int = 300, amounts=(0.0, 0.5, 0.8, 0.9, 0.95, 0.98
     return out
 
 
-def compact_then_prune(amounts=(0.0, 0.5, 0.7, 0.8, 0.9)) -> dict:
+def compact_then_prune(amounts=(0.0, 0.5, 0.7, 0.9)) -> dict:
     """The compact-convolutions chapter's standard and depthwise-separable CNNs
     (:func:`lib.experiments.compact_convolutions.trained`, cached there), every convolution and linear
     weight pruned globally by magnitude, no fine-tuning: do compact layers leave room for pruning?
