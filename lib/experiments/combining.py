@@ -400,7 +400,7 @@ def _deep_compression() -> list[dict]:
         r = dc.reproduce_deep_compression(m)
         pts.append(_point("deep_compression", "pruned + shared (P+Q)", "combinations", dc.MODELS[m],
                           r["compression_pq"], r["error"], r["dense_error"]))
-        pts.append(_point("huffman", "Deep Compression (P+Q+H)", "combinations", dc.MODELS[m],
+        pts.append(_point("huffman", "P+Q, then Huffman coded (P+Q+H)", "combinations", dc.MODELS[m],
                           r["compression"], r["error"], r["dense_error"]))
     for b in (2, 3, 4, 6):  # the chapter's width slider (5 bits is the point above)
         w = dc.width_point(bits=b)
