@@ -33,7 +33,6 @@ References
 
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
