@@ -304,6 +304,8 @@ CHAPTER_BENCHES = [
     ("distillation", "the distilled student against the same student alone; temperature and width"),
     ("compact_convolutions", "depthwise-separable, factorised and fire blocks: MAC ratio against measured speed-up"),
     ("nas", "random search, regularised evolution and DARTS on one budget, against hand-designed networks"),
+    ("combining", "stacked methods on LeNet-5, the book's chart and its Pareto front, the stretch against 39x"),
+    ("seismic", "the PhaseNet-style picker against STA/LTA and the AR picker; compressed pickers; latency per window"),
 ]
 
 
