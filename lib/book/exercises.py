@@ -21,9 +21,10 @@ import torch
 from lib import fastconv as _fastconv
 from lib import fourier, integer
 from lib import nas as _nas
+from lib import picker as _picker
 from lib import sharing as _sharing
 from lib.xnor import pack_bits
-from lib.coding import deep_compression_bits, huffman_code
+from lib.coding import canonical_code, deep_compression_bits, huffman_code
 from lib.quantization import linear_quantize
 from lib.workbench import measure, models
 
@@ -427,7 +428,6 @@ def check_circulant_singular_values(circulant_singular_values) -> bool | None:
 
 # --------------------------------------------------------------------------- ex2 (issue 11): pruning, quantisation, coding
 
-from lib.coding import canonical_code  # noqa: E402 (appended section: its own import)
 
 
 def _tensor_case(c) -> str:
@@ -488,7 +488,6 @@ def check_advance(advance) -> bool | None:
     return not failures
 
 
-from lib import picker as _picker  # noqa: E402  (the seismic case study's checks)
 
 
 def check_unet_params(unet_params) -> bool | None:
