@@ -242,7 +242,9 @@ def test_plan_covers_the_toc():
     assert book.available() <= planned
     assert "how_to_use" in book.available()
     html = book.toc_html()
-    assert 'href="how_to_use.html"' in html and "coming" in html
+    assert 'href="how_to_use.html"' in html
+    # a planned chapter not yet in the table of contents is marked "coming" (every chapter is written now)
+    assert ("coming" in html) == bool(planned - book.available())
 
 
 # ---- exercise self-checks tell right from wrong
