@@ -66,11 +66,13 @@ PLAN: list[tuple[str, list[tuple[str, str, str]]]] = [
          "random search, regularised evolution and DARTS on one CPU budget, with MnasNet's reward on "
          "measured latency, against hand-designed networks"),
         ("combining", "Combining methods",
-         "which methods stack and which fight, every method of the book on one chart, "
-         "and a combination against Deep Compression's 39x"),
+         "which methods stack and which fight (prune, share, Huffman; compact then prune; low rank then "
+         "quantise; distil then prune), every Part II result on one chart with its Pareto front, and a "
+         "validation-chosen Deep Compression past 39x on LeNet-5"),
         ("seismic_case_study", "Case study: compressing a seismic phase picker",
-         "PhaseNet-style picking on synthetic seismograms from a real Earth model, STA/LTA and AR pickers, "
-         "pruning, quantisation, distillation and light convolutions, and ObsPy's real example events"),
+         "a PhaseNet-style U-Net on synthetic seismograms from a real Earth model, where its parameters sit, "
+         "compressed with Part II's methods and their combinations, against STA/LTA and the AR picker, then "
+         "run on ObsPy's real example events"),
     ]),
     ("For readers of the Chinese notes", [
         ("glossary", "Glossary: Chinese and English", "every term the study notes use, linked to where the book explains it"),
