@@ -100,6 +100,13 @@ function render({ model, el }) {
       FC.h("div", { class: "fc-item" }, FC.h("span", {}, it.label), FC.h("span", {}, FC.fmt(r[it.key], it.fmt)))));
   }
 
+  // Series colours: the theme's six, then ink and grey (a seventh series, such as a Pareto front
+  // drawn over six families, must not repeat the first family's colour).
+  function colour(j) {
+    const extra = [th.ink, th.muted];
+    return j < th.cycle.length ? th.cycle[j] : extra[(j - th.cycle.length) % extra.length];
+  }
+
   function limits(arrays, fixed) {
     if (fixed) return fixed;
     let lo = Infinity, hi = -Infinity;
@@ -124,10 +131,10 @@ function render({ model, el }) {
     ctx.clearRect(0, 0, c.width, c.height);
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim, ylim: limits(ys.concat(now.map((v) => [v])), s.ylim), xlabel: p.label, ylabel: s.ylabel,
-      xlog: s.xlog, title: s.title, legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
+      xlog: s.xlog, title: s.title, legend: s.labels.map((label, j) => ({ label, color: colour(j) })),
     });
     ys.forEach((y, j) => {
-      const col = th.cycle[j % th.cycle.length];
+      const col = colour(j);
       FC.polyline(ctx, xs, y, map, col, 2);
       xs.forEach((xv, i) => { if (y[i] !== null) FC.dot(ctx, map.x(xv), map.y(y[i]), 2.5, col); });
       if (now[j] !== null && now[j] !== undefined) FC.dot(ctx, map.x(x), map.y(now[j]), 6, col, th.paper);
@@ -143,9 +150,9 @@ function render({ model, el }) {
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim: xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1],
       ylim: limits(ys, s.ylim), xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
-      legend: s.labels.map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] })),
+      legend: s.labels.map((label, j) => ({ label, color: colour(j) })),
     });
-    ys.forEach((y, j) => FC.polyline(ctx, xs, y, map, th.cycle[j % th.cycle.length], 2));
+    ys.forEach((y, j) => FC.polyline(ctx, xs, y, map, colour(j), 2));
   }
 
   // Cells fill the panel (not square when the matrix is not), so a 20 x 50 matrix uses the whole width.
@@ -202,7 +209,7 @@ function render({ model, el }) {
     const ylim = s.ylog && positive.length
       ? [10 ** Math.floor(Math.log10(Math.min(...positive))), 10 ** Math.ceil(Math.log10(Math.max(...positive)))]
       : limits([tops, [0]], null);
-    const legend = (s.legend || []).map((label, j) => ({ label, color: th.cycle[j % th.cycle.length] }));
+    const legend = (s.legend || []).map((label, j) => ({ label, color: colour(j) }));
     const map = FC.axes(ctx, th, { x: 0, y: 0, w: c.width, h: c.height }, {
       xlim: [Math.min(lo - w / 2, ...marks), Math.max(hi + w / 2, ...marks)], ylim, ylog: s.ylog,
       xlabel: s.xlabel, ylabel: s.ylabel, title: s.title,
@@ -211,7 +218,7 @@ function render({ model, el }) {
     const floor = s.ylog ? ylim[0] : 0;
     const base = xs.map(() => floor);
     series.forEach((y, j) => {
-      ctx.fillStyle = j === 0 ? th.blue : th.cycle[j % th.cycle.length];
+      ctx.fillStyle = j === 0 ? th.blue : colour(j);
       xs.forEach((x, i) => {
         if (!Number.isFinite(y[i]) || (s.ylog && y[i] <= 0) || y[i] === 0) return;
         const top = base[i] + y[i];
