@@ -168,23 +168,45 @@ const FC = (() => {
     const fx = xlog ? Math.log10 : (v) => v;
     const [x0, x1] = [fx(xlim[0]), fx(xlim[1])];
     const sx = (v) => L + ((fx(v) - x0) / (x1 - x0 || 1)) * (R - L);
-    // Tick labels wider than the space between their ticks (names under bars) wrap onto two
-    // lines at the space nearest their middle, and the plot gives up one line of height for them.
+    // Tick labels wider than the space between their ticks (names under bars) are laid out in the
+    // first way that fits: words wrapped onto up to two lines at 11 px, then up to three lines at
+    // 10 or 9 px; failing that (many narrow bars), each label on one line, tilted. The plot gives
+    // up the height the labels need.
     const xt = xticks || niceTicks(xlim[0], xlim[1], 5, xlog);
+    const names = xt.map((t, i) => pretty(xtickLabels ? xtickLabels[i] : tickLabel(t)));
     ctx.save();
-    ctx.font = `11px ${th.font}`;
     const room = xt.length > 1 ? Math.min(...xt.slice(1).map((t, i) => Math.abs(sx(t) - sx(xt[i])))) - 6 : R - L;
-    const xlines = xt.map((t, i) => {
-      const label = pretty(xtickLabels ? xtickLabels[i] : tickLabel(t));
-      if (typeof label !== "string" || ctx.measureText(label).width <= room) return [label];
-      const spaces = [...label.matchAll(/[ -]/g)].map((m) => m.index);
-      if (!spaces.length) return [label];
-      const cut = spaces.reduce((a, b) => (Math.abs(b - label.length / 2) < Math.abs(a - label.length / 2) ? b : a));
-      return [label.slice(0, label[cut] === "-" ? cut + 1 : cut), label.slice(cut + 1)];
-    });
+    const wrap = (label) => {
+      if (typeof label !== "string") return [String(label)];
+      const words = label.split(/(?<=[ -])/);   // split after spaces and hyphens, keeping the hyphens
+      const lines = [];
+      for (const w of words) {
+        const last = lines.length ? lines[lines.length - 1] : null;
+        if (last !== null && ctx.measureText((last + w).trimEnd()).width <= room) lines[lines.length - 1] = last + w;
+        else lines.push(w);
+      }
+      return lines.map((l) => l.trimEnd());
+    };
+    const fits = (lines) => lines.every((l) => ctx.measureText(l).width <= room);
+    let tickFont = 11, xlines = null, tilt = false;
+    for (const [size, most] of [[11, 1], [11, 2], [10, 3], [9, 3]]) {
+      ctx.font = `${size}px ${th.font}`;
+      const laid = names.map((n) => (most === 1 ? [String(n)] : wrap(n)));
+      if (laid.every((l) => l.length <= most && fits(l))) { tickFont = size; xlines = laid; break; }
+    }
+    let tickDepth = 0;
+    if (!xlines) {
+      tilt = true;
+      tickFont = 10;
+      ctx.font = `${tickFont}px ${th.font}`;
+      xlines = names.map((n) => [String(n)]);
+      const longest = Math.max(...xlines.map((l) => ctx.measureText(l[0]).width));
+      tickDepth = Math.min(Math.ceil(longest * Math.sin(Math.PI / 4)) + 6, Math.floor(box.h * 0.4));
+    }
     ctx.restore();
-    const wrapped = xlines.some((l) => l.length > 1);
-    const B = box.y + box.h - (wrapped ? 46 : 34);
+    const nLines = Math.max(...xlines.map((l) => l.length));
+    const below = tilt ? tickDepth : 12 * nLines;       // the tick labels' height under the axis
+    const B = box.y + box.h - (22 + below);
     const rows = items ? legendRows(ctx, th, items, box.x + box.w - 4 - (L + 4)) : [];
     const T = box.y + (title ? 24 : 10) + 16 * rows.length;
     const fy = ylog ? (v) => Math.log10(Math.max(v, ylim[0])) : (v) => v;
@@ -203,19 +225,29 @@ const FC = (() => {
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
+    ctx.font = `${tickFont}px ${th.font}`;
     xt.forEach((t, i) => {
       ctx.beginPath(); ctx.moveTo(sx(t), T); ctx.lineTo(sx(t), B); ctx.stroke();
+      if (tilt) {
+        ctx.save();
+        ctx.translate(sx(t) + 3, B + 4);
+        ctx.rotate(-Math.PI / 4);
+        ctx.textAlign = "right";
+        ctx.fillText(xlines[i][0], 0, 0);
+        ctx.restore();
+        return;
+      }
       xlines[i].forEach((label, j) => {
         const half = ctx.measureText(label).width / 2;
         const at = Math.min(Math.max(sx(t), box.x + half + 2), box.x + box.w - half - 2);
-        ctx.fillText(label, at, B + 4 + 12 * j);
+        ctx.fillText(label, at, B + 4 + (tickFont + 1) * j);
       });
     });
     ctx.strokeStyle = th.muted;
     ctx.beginPath(); ctx.moveTo(L, T); ctx.lineTo(L, B); ctx.lineTo(R, B); ctx.stroke();
     ctx.fillStyle = th.ink;
     ctx.font = `12px ${th.font}`;
-    ctx.fillText(pretty(xlabel), (L + R) / 2, B + (wrapped ? 30 : 18));
+    ctx.fillText(pretty(xlabel), (L + R) / 2, B + 6 + below);
     if (title) {
       // A long title shrinks (down to 10 px) and slides left rather than running off the panel.
       let size = 12;
